@@ -1,0 +1,400 @@
+"""The engine: a GGUF model run in-process by llama.cpp, streaming typed events.
+
+`LlamaEngine` drives llama-cpp-python's low-level API with its own token loop rather
+than `Llama.create_completion`: the high-level stream path costs 6-11% of decode
+speed in Python overhead, and the loop here also gives cancel between prompt
+batches, prompt-progress events, and KV-cache reuse across turns.
+
+One engine is owned by one thread at a time (the GUI's generation worker, or the
+CLI's main thread); only `cancel` events cross threads.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import llama_cpp
+
+from app.core import llama_runtime
+from app.core.detokenize import Utf8Stream
+from app.core.errors import AppError, ContextOverflow, GenerationError
+from app.core.load_errors import translate_context_failure, translate_model_failure
+from app.core.model_file import ModelFileInfo, inspect_model_file
+from app.core.prompt import PromptRenderer, RenderedPrompt
+from app.core.reasoning import ReasoningParser
+from app.core.sampling import build_sampler
+from app.core.types import ErrorEvent, Event, GenParams, Message, ProgressEvent, Stats, StatsEvent, TextEvent
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONTEXT = 16384
+# A decode slower than this makes per-token cancel checks too coarse for the 100 ms
+# goal, so llama.cpp's abort callback is switched on (it costs a Python call per graph
+# node, too much for fast tokens, negligible for slow ones).
+SLOW_TOKEN_SECONDS = 0.05
+ANSWER_NOW_TEXT = "\n</think>\n\n"
+
+
+@dataclass(frozen=True, slots=True)
+class LoadParams:
+    n_gpu_layers: int = 0  # -1: all layers
+    n_ctx: int = 0  # 0: the model's training context, at most DEFAULT_CONTEXT
+    n_threads: int | None = None
+    n_batch: int = 512
+    flash_attn: bool | None = None  # None: llama.cpp decides per backend
+    chat_template: str | None = None  # overrides the template stored in the GGUF
+    # Repacked CPU weight layouts (faster matmuls). None: on, except on AMX CPUs
+    # (see llama_runtime.cpu_has_amx).
+    cpu_repack: bool | None = None
+
+
+class Engine(Protocol):
+    """What the GUI and CLI need from a model, whatever runs it."""
+
+    context_size: int
+
+    def count_prompt_tokens(self, messages: Sequence[Message]) -> int: ...
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        params: GenParams = ...,
+        cancel: threading.Event | None = None,
+        answer_now: threading.Event | None = None,
+    ) -> Iterator[Event]: ...
+
+    def close(self) -> None: ...
+
+
+def default_threads() -> int:
+    n = os.cpu_count() or 2
+    # Past 4 logical CPUs assume SMT: decode is memory-bound and extra threads on
+    # sibling cores only contend.
+    return n if n <= 4 else max(4, n // 2)
+
+
+class LlamaEngine:
+    def __init__(self, path: str | Path, load: LoadParams = LoadParams()) -> None:
+        self.info: ModelFileInfo = inspect_model_file(path)
+        self.path = self.info.path
+        self.load_params = load
+        self._model = self._ctx = None
+        llama_runtime.ensure_initialised()
+        self._load(load)
+        self._vocab = llama_cpp.llama_model_get_vocab(self._model)
+        self.context_size = llama_cpp.llama_n_ctx(self._ctx)
+        self.n_layers = llama_cpp.llama_model_n_layer(self._model)
+        self._batch_size = llama_cpp.llama_n_batch(self._ctx)
+        self._cached: list[int] = []  # tokens whose K/V sit in the context, in order
+        self._pieces: dict[int, bytes] = {}
+        self._piece_buf = ctypes.create_string_buffer(256)
+        self._cancel: threading.Event | None = None
+        self._abort_cb = llama_cpp.ggml_abort_callback(lambda _data: bool(self._cancel and self._cancel.is_set()))
+        self._abort_on = False
+        self._add_bos = llama_cpp.llama_vocab_get_add_bos(self._vocab)
+        self._bos_text = self._token_text(llama_cpp.llama_vocab_bos(self._vocab))
+        template = load.chat_template
+        if template is None:
+            raw = llama_cpp.llama_model_chat_template(self._model, None)
+            template = raw.decode("utf-8", errors="replace") if raw else None
+        self._renderer = PromptRenderer(
+            template, self._bos_text, self._token_text(llama_cpp.llama_vocab_eos(self._vocab))
+        )
+
+    # -- loading -----------------------------------------------------------------
+
+    def _load(self, load: LoadParams) -> None:
+        mp = llama_cpp.llama_model_default_params()
+        mp.n_gpu_layers = 0x7FFFFFFF if load.n_gpu_layers < 0 else load.n_gpu_layers
+        mp.use_extra_bufts = load.cpu_repack if load.cpu_repack is not None else not llama_runtime.cpu_has_amx()
+        mark = llama_runtime.log_mark()
+        self._model = llama_cpp.llama_model_load_from_file(str(self.path).encode(), mp)
+        if not self._model:
+            raise translate_model_failure(llama_runtime.lines_since(mark), self.path, load.n_gpu_layers)
+        n_ctx = load.n_ctx or min(llama_cpp.llama_model_n_ctx_train(self._model) or DEFAULT_CONTEXT, DEFAULT_CONTEXT)
+        cp = llama_cpp.llama_context_default_params()
+        cp.n_ctx = n_ctx
+        cp.n_batch = cp.n_ubatch = min(load.n_batch, n_ctx)
+        cp.n_seq_max = 1
+        cp.n_threads = cp.n_threads_batch = load.n_threads or default_threads()
+        cp.no_perf = True
+        cp.flash_attn_type = {
+            None: llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO,
+            True: llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED,
+            False: llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED,
+        }[load.flash_attn]
+        mark = llama_runtime.log_mark()
+        self._ctx = llama_cpp.llama_init_from_model(self._model, cp)
+        if not self._ctx:
+            lines = llama_runtime.lines_since(mark)
+            llama_cpp.llama_model_free(self._model)
+            self._model = None
+            raise translate_context_failure(lines, self.path, load.n_gpu_layers, n_ctx)
+        log.info("loaded %s: n_ctx=%d n_gpu_layers=%d threads=%d", self.path.name, n_ctx, load.n_gpu_layers, cp.n_threads)
+
+    def close(self) -> None:
+        """Free the context and the weights now (not whenever the GC runs)."""
+        if self._ctx:
+            llama_cpp.llama_free(self._ctx)
+            self._ctx = None
+        if self._model:
+            llama_cpp.llama_model_free(self._model)
+            self._model = None
+        self._cached.clear()
+
+    def __enter__(self) -> LlamaEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- tokens --------------------------------------------------------------------
+
+    def _token_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        raw = llama_cpp.llama_vocab_get_text(self._vocab, token)
+        return raw.decode("utf-8", errors="replace") if raw else ""
+
+    def tokenize(self, text: str, *, starts_prompt: bool = True) -> list[int]:
+        data = text.encode("utf-8")
+        # Templates usually write the BOS token themselves; adding another would
+        # double it. Text appended mid-stream gets none.
+        add_special = (
+            starts_prompt and bool(self._add_bos) and not (self._bos_text and text.startswith(self._bos_text))
+        )
+        capacity = len(data) + 8
+        arr = (llama_cpp.llama_token * capacity)()
+        n = llama_cpp.llama_tokenize(self._vocab, data, len(data), arr, capacity, add_special, True)
+        if n < 0:
+            capacity = -n
+            arr = (llama_cpp.llama_token * capacity)()
+            n = llama_cpp.llama_tokenize(self._vocab, data, len(data), arr, capacity, add_special, True)
+        return list(arr[:n])
+
+    def _piece(self, token: int) -> bytes:
+        piece = self._pieces.get(token)
+        if piece is None:
+            # special=True: reasoning tags are special tokens in some vocabularies
+            # and must reach the parser.
+            n = llama_cpp.llama_token_to_piece(self._vocab, token, self._piece_buf, 256, 0, True)
+            piece = self._piece_buf.raw[: max(n, 0)]
+            self._pieces[token] = piece
+        return piece
+
+    def render(self, messages: Sequence[Message]) -> RenderedPrompt:
+        return self._renderer.render(list(messages))
+
+    def count_prompt_tokens(self, messages: Sequence[Message]) -> int:
+        return len(self.tokenize(self.render(messages).text))
+
+    @property
+    def cached_tokens(self) -> list[int]:
+        """Tokens whose keys and values are in the context now (a copy)."""
+        return list(self._cached)
+
+    def reset(self) -> None:
+        """Forget the cached conversation (the next prompt is evaluated in full)."""
+        llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(self._ctx), True)
+        self._cached.clear()
+
+    # -- generation ---------------------------------------------------------------
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        params: GenParams = GenParams(),
+        cancel: threading.Event | None = None,
+        answer_now: threading.Event | None = None,
+    ) -> Iterator[Event]:
+        """Generate a reply to `messages` as reasoning/answer events, then a stats event.
+
+        Raises ContextOverflow before any work if the prompt and `params.reply_reserve`
+        do not fit. Setting `cancel` (from any thread) stops within a token or a
+        prompt batch; setting `answer_now` closes the thinking and lets the model
+        answer from there.
+        """
+        if not self._ctx:
+            raise AppError("The model has been unloaded.")
+        rendered = self.render(messages)
+        tokens = self.tokenize(rendered.text)
+        reserved = min(params.max_tokens, params.reply_reserve)
+        if len(tokens) + reserved > self.context_size:
+            raise ContextOverflow(len(tokens), self.context_size, reserved)
+        log.info("prompt: %d tokens, template=%s", len(tokens), rendered.template)
+        return self._run(tokens, rendered, params, cancel or threading.Event(), answer_now)
+
+    def _reuse_prefix(self, tokens: list[int]) -> int:
+        """Drop cached K/V after the longest prefix shared with `tokens`; return its length."""
+        n = 0
+        limit = min(len(tokens), len(self._cached))
+        while n < limit and self._cached[n] == tokens[n]:
+            n += 1
+        n = min(n, len(tokens) - 1)  # the last prompt token must run again for fresh logits
+        if n < len(self._cached):
+            mem = llama_cpp.llama_get_memory(self._ctx)
+            if not llama_cpp.llama_memory_seq_rm(mem, 0, n, -1):
+                llama_cpp.llama_memory_clear(mem, True)
+                n = 0
+            del self._cached[n:]
+        return n
+
+    def _set_abort(self, on: bool) -> None:
+        if on != self._abort_on:
+            cb = self._abort_cb if on else llama_cpp.ggml_abort_callback()
+            llama_cpp.llama_set_abort_callback(self._ctx, cb, None)
+            self._abort_on = on
+
+    def _decode(self, tokens: list[int]) -> int:
+        arr = (llama_cpp.llama_token * len(tokens))(*tokens)
+        rc = llama_cpp.llama_decode(self._ctx, llama_cpp.llama_batch_get_one(arr, len(tokens)))
+        if rc == 0:
+            self._cached.extend(tokens)
+        else:  # make sure a failed or aborted batch leaves nothing half-cached
+            llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(self._ctx), 0, len(self._cached), -1)
+        return rc
+
+    def _run(
+        self,
+        tokens: list[int],
+        rendered: RenderedPrompt,
+        params: GenParams,
+        cancel: threading.Event,
+        answer_now: threading.Event | None,
+    ) -> Iterator[Event]:
+        self._cancel = cancel
+        parser = ReasoningParser(start_in_reasoning=rendered.opens_thinking)
+        t_start = time.perf_counter()
+        finish, error = "stop", None
+        generated, evaluated = 0, 0
+        t_gen = t_think_end = None
+        smpl = None
+        try:
+            reused = self._reuse_prefix(tokens)
+            todo = tokens[reused:]
+            self._set_abort(True)  # prompt batches can take seconds each on a CPU
+            for start in range(0, len(todo), self._batch_size):
+                if cancel.is_set():
+                    finish = "cancelled"
+                    break
+                chunk = todo[start : start + self._batch_size]
+                rc = self._decode(chunk)
+                if rc == 2 or (rc and cancel.is_set()):
+                    finish = "cancelled"
+                    break
+                if rc:
+                    raise GenerationError(f"llama.cpp failed while reading the prompt (code {rc}).")
+                evaluated += len(chunk)
+                if len(todo) > self._batch_size:
+                    yield ProgressEvent(evaluated, len(todo))
+            t_gen = time.perf_counter()
+            if finish == "stop":
+                smpl = build_sampler(self._vocab, params)
+                finish, generated, t_think_end = yield from self._generate(smpl, parser, params, cancel, answer_now)
+        except AppError as exc:
+            finish, error = "error", exc
+        except Exception as exc:  # llama.cpp or ctypes failure mid-stream: report, never crash
+            log.exception("generation failed")
+            finish, error = "error", GenerationError(f"Generation failed: {exc}")
+        finally:
+            self._cancel = None
+            if smpl:
+                llama_cpp.llama_sampler_free(smpl)
+            if self._ctx:
+                self._set_abort(False)
+        yield from parser.finish()
+        if error is not None:
+            yield ErrorEvent(error.user_message, type(error).__name__)
+        t_end = time.perf_counter()
+        t_gen = t_gen or t_end
+        gen_seconds = t_end - t_gen
+        if t_think_end is None:
+            think = gen_seconds if parser.reasoning or parser.reasoning_unfinished else 0.0
+        else:
+            think = t_think_end - t_gen
+        yield StatsEvent(
+            Stats(
+                prompt_tokens=len(tokens),
+                evaluated_prompt_tokens=evaluated,
+                generated_tokens=generated,
+                think_seconds=round(think, 3),
+                answer_seconds=round(gen_seconds - think, 3),
+                prompt_seconds=round(t_gen - t_start, 3),
+                tokens_per_second=round(generated / gen_seconds, 2) if gen_seconds > 0 else 0.0,
+                finish_reason=finish,
+                reasoning_unfinished=parser.reasoning_unfinished,
+                context_size=self.context_size,
+                template=rendered.template,
+            )
+        )
+
+    def _generate(self, smpl, parser: ReasoningParser, params: GenParams, cancel, answer_now):
+        """The token loop. Returns (finish_reason, generated, time thinking ended)."""
+        ctx, vocab = self._ctx, self._vocab
+        sample, decode, is_eog = llama_cpp.llama_sampler_sample, llama_cpp.llama_decode, llama_cpp.llama_vocab_is_eog
+        pieces, piece_of = self._pieces, self._piece
+        utf8 = Utf8Stream()
+        one = (llama_cpp.llama_token * 1)()
+        batch = llama_cpp.llama_batch_get_one(one, 1)
+        cached = self._cached
+        budget = min(params.max_tokens, self.context_size - len(cached))
+        perf = time.perf_counter
+        self._set_abort(False)
+        generated, t_think_end, forced = 0, None, False
+        finish = "length"
+        while generated < budget:
+            if cancel.is_set():
+                finish = "cancelled"
+                break
+            if answer_now is not None and not forced and answer_now.is_set() and parser.in_reasoning:
+                forced = True
+                yield from self._force_answer(parser, utf8)
+                budget = min(budget, self.context_size - len(cached) + generated)
+                continue
+            token = sample(smpl, ctx, -1)
+            if is_eog(vocab, token):
+                finish = "stop"
+                break
+            generated += 1
+            piece = pieces.get(token) or piece_of(token)
+            text = utf8.feed(piece)
+            if text:
+                events = parser.feed(text)
+                if events:
+                    yield from events
+                    if t_think_end is None and parser.reasoning_closed:
+                        t_think_end = perf()
+            if generated >= budget:
+                break
+            one[0] = token
+            t0 = perf()
+            rc = decode(ctx, batch)
+            if rc:
+                if rc == 2 or cancel.is_set():
+                    finish = "cancelled"
+                    break
+                raise GenerationError(f"llama.cpp failed while generating (code {rc}).")
+            cached.append(token)
+            if not self._abort_on and perf() - t0 > SLOW_TOKEN_SECONDS:
+                self._set_abort(True)
+        tail = utf8.flush()
+        if tail:
+            yield from parser.feed(tail)
+        return finish, generated, t_think_end
+
+    def _force_answer(self, parser: ReasoningParser, utf8: Utf8Stream) -> Iterator[Event]:
+        """End the thinking now: put the closing tag into the context and the parser."""
+        pending = utf8.flush()
+        text = pending + ANSWER_NOW_TEXT
+        rc = self._decode(self.tokenize(text, starts_prompt=False))
+        if rc:
+            raise GenerationError(f"llama.cpp failed while closing the thinking (code {rc}).")
+        yield from parser.feed(text)

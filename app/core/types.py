@@ -1,0 +1,106 @@
+"""Plain data passed between the core and its clients (GUI, CLI, benchmarks)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+Role = Literal["system", "user", "assistant"]
+FinishReason = Literal["stop", "length", "cancelled", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class GenParams:
+    """Sampling and length settings for one reply.
+
+    Defaults follow the Phi-4-reasoning model card: temperature 0.8, top_p 0.95,
+    top_k 50 (its evaluation code), sampling on, up to 32k new tokens.
+    """
+
+    temperature: float = 0.8
+    top_p: float = 0.95
+    top_k: int = 50
+    min_p: float = 0.0
+    max_tokens: int = 32768
+    # Tokens that must be free for the reply before a prompt is accepted. The reply
+    # may still use everything up to the context size; this only refuses prompts
+    # that would leave the model no room to think.
+    reply_reserve: int = 1024
+    seed: int | None = None
+    grammar: str | None = None  # GBNF, root rule "root"
+
+
+@dataclass(frozen=True, slots=True)
+class TextEvent:
+    """A piece of reasoning or answer text, in stream order.
+
+    `moves_answer` is set on the reasoning event emitted when a closing think tag
+    arrives with no opening tag: all answer text shown so far was really thinking,
+    and a view must move it (the event's `text` holds it) into the reasoning part.
+    """
+
+    kind: Literal["reasoning", "answer"]
+    text: str
+    moves_answer: bool = False
+
+    def to_json(self) -> dict:
+        data = {"kind": self.kind, "text": self.text}
+        if self.moves_answer:
+            data["moves_answer"] = True
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressEvent:
+    """Prompt processing progress, emitted between batches of a long prompt."""
+
+    done: int
+    total: int
+    kind: Literal["progress"] = "progress"
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "done": self.done, "total": self.total}
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    prompt_tokens: int
+    evaluated_prompt_tokens: int  # prompt tokens actually run (the rest came from the cache)
+    generated_tokens: int
+    think_seconds: float
+    answer_seconds: float
+    prompt_seconds: float
+    tokens_per_second: float
+    finish_reason: FinishReason
+    reasoning_unfinished: bool = False
+    context_size: int = 0
+    template: str = ""  # "gguf" or "builtin"
+
+
+@dataclass(frozen=True, slots=True)
+class StatsEvent:
+    stats: Stats
+    kind: Literal["stats"] = "stats"
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, **asdict(self.stats)}
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorEvent:
+    message: str
+    error_type: str = "AppError"
+    details: dict = field(default_factory=dict)
+    kind: Literal["error"] = "error"
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "message": self.message, "type": self.error_type, **self.details}
+
+
+Event = TextEvent | ProgressEvent | StatsEvent | ErrorEvent
