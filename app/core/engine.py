@@ -226,7 +226,8 @@ class LlamaEngine:
             raise AppError("The model has been unloaded.")
         rendered = self.render(messages)
         tokens = self.tokenize(rendered.text)
-        reserved = min(params.max_tokens, params.reply_reserve)
+        # A small context cannot promise a full reply reserve; a quarter of it at most.
+        reserved = min(params.max_tokens, params.reply_reserve, self.context_size // 4)
         if len(tokens) + reserved > self.context_size:
             raise ContextOverflow(len(tokens), self.context_size, reserved)
         log.info("prompt: %d tokens, template=%s", len(tokens), rendered.template)

@@ -18,6 +18,8 @@ def build_sampler(vocab, params: GenParams):
             llama_cpp.llama_sampler_free(chain)
             raise AppError("The output grammar could not be parsed (GBNF with a 'root' rule is expected).")
         add(grammar)
+    if params.ignore_eos:
+        add(_ban_end_of_generation(vocab))
     if params.temperature <= 0:
         add(llama_cpp.llama_sampler_init_greedy())
         return chain
@@ -32,3 +34,10 @@ def build_sampler(vocab, params: GenParams):
     seed = llama_cpp.LLAMA_DEFAULT_SEED if params.seed is None else params.seed & 0xFFFFFFFF
     add(llama_cpp.llama_sampler_init_dist(seed))
     return chain
+
+
+def _ban_end_of_generation(vocab):
+    n_vocab = llama_cpp.llama_vocab_n_tokens(vocab)
+    eog = [t for t in range(n_vocab) if llama_cpp.llama_vocab_is_eog(vocab, t)]
+    biases = (llama_cpp.llama_logit_bias * len(eog))(*[llama_cpp.llama_logit_bias(t, float("-inf")) for t in eog])
+    return llama_cpp.llama_sampler_init_logit_bias(n_vocab, len(eog), biases)

@@ -28,12 +28,13 @@ class GenParams:
     top_k: int = 50
     min_p: float = 0.0
     max_tokens: int = 32768
-    # Tokens that must be free for the reply before a prompt is accepted. The reply
-    # may still use everything up to the context size; this only refuses prompts
-    # that would leave the model no room to think.
+    # Tokens that must be free for the reply before a prompt is accepted (at most a
+    # quarter of the context). The reply may still use everything up to the context
+    # size; this only refuses prompts that would leave the model no room to think.
     reply_reserve: int = 1024
     seed: int | None = None
     grammar: str | None = None  # GBNF, root rule "root"
+    ignore_eos: bool = False  # never end on an end-of-generation token (benchmarks)
 
 
 @dataclass(frozen=True, slots=True)
