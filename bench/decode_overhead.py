@@ -89,6 +89,9 @@ def main() -> None:
         "raw_tok_s_median": round(statistics.median(raw), 2),
         "app_tok_s_median": round(statistics.median(app), 2),
         "ratio": round(statistics.median(app) / statistics.median(raw), 4),
+        # Each app run is paired with the raw run just before it, so slow drift of the
+        # machine's speed cancels out of this one.
+        "ratio_of_pairs_median": round(statistics.median(a / r for a, r in zip(app, raw)), 4),
         "raw_tok_s": [round(x, 2) for x in raw],
         "app_tok_s": [round(x, 2) for x in app],
         "machine": platform.machine(),

@@ -279,6 +279,8 @@ class LlamaEngine:
         t_gen = t_think_end = None
         smpl = None
         try:
+            # Built before the clock starts: a grammar or an EOG ban takes a while.
+            smpl = build_sampler(self._vocab, params)
             reused = self._reuse_prefix(tokens)
             todo = tokens[reused:]
             self._set_abort(True)  # prompt batches can take seconds each on a CPU
@@ -298,7 +300,6 @@ class LlamaEngine:
                     yield ProgressEvent(evaluated, len(todo))
             t_gen = time.perf_counter()
             if finish == "stop":
-                smpl = build_sampler(self._vocab, params)
                 finish, generated, t_think_end = yield from self._generate(smpl, parser, params, cancel, answer_now)
         except AppError as exc:
             finish, error = "error", exc
