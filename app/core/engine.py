@@ -361,11 +361,23 @@ class LlamaEngine:
                 yield from self._force_answer(parser, utf8)
                 budget = min(budget, self.context_size - len(cached) + generated)
                 continue
-            token = sample(smpl, ctx, -1)
+            t0 = perf()
+            token = sample(smpl, ctx, -1)  # waits for the previous decode to finish
+            t_model = perf() - t0
             if is_eog(vocab, token):
                 finish = "stop"
                 break
             generated += 1
+            rc = 0
+            if generated < budget:
+                # Start the next step before handling this token's text: on a GPU the
+                # decode runs asynchronously, so the Python work below overlaps it.
+                one[0] = token
+                t0 = perf()
+                rc = decode(ctx, batch)
+                t_model += perf() - t0
+                if rc == 0:
+                    cached.append(token)
             piece = pieces.get(token) or piece_of(token)
             text = utf8.feed(piece)
             if text:
@@ -374,18 +386,12 @@ class LlamaEngine:
                     yield from events
                     if t_think_end is None and parser.reasoning_closed:
                         t_think_end = perf()
-            if generated >= budget:
-                break
-            one[0] = token
-            t0 = perf()
-            rc = decode(ctx, batch)
             if rc:
                 if rc == 2 or cancel.is_set():
                     finish = "cancelled"
                     break
                 raise GenerationError(f"llama.cpp failed while generating (code {rc}).")
-            cached.append(token)
-            if not self._abort_on and perf() - t0 > SLOW_TOKEN_SECONDS:
+            if t_model > SLOW_TOKEN_SECONDS and not self._abort_on:
                 self._set_abort(True)
         tail = utf8.flush()
         if tail:
