@@ -1,0 +1,380 @@
+"""Threads and their messages, kept in one SQLite file.
+
+Messages form a tree per thread: editing a prompt or regenerating a reply adds a
+sibling instead of overwriting, so every earlier branch stays switchable. Each parent
+row remembers its selected child (the thread row remembers the selected root), and
+`path` follows those selections to give the branch on screen.
+
+A reply is saved while it streams (`update_stream`, one cheap UPDATE a second), so a
+crash or kill loses at most the last second; `mark_interrupted` labels such leftovers
+on the next start. WAL with synchronous=NORMAL keeps every commit through an app
+crash (only an OS crash may lose the newest ones) at a fraction of FULL's cost.
+
+The connection belongs to the thread that opened the store (sqlite3's default check).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from app.core.errors import AppError
+from app.core.types import Role
+
+MessageState = Literal["streaming", "complete", "cancelled", "interrupted", "error"]
+STATES = ("streaming", "complete", "cancelled", "interrupted", "error")
+ROLES = ("user", "assistant", "system")
+
+# Ordered schema changes; PRAGMA user_version counts how many have run. Only ever
+# append: a released script must never change, or existing files would disagree.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE threads (
+        id INTEGER PRIMARY KEY,
+        title TEXT NOT NULL,
+        system_prompt TEXT,
+        settings TEXT NOT NULL DEFAULT '{}',
+        root_selected_id INTEGER REFERENCES messages(id) ON DELETE SET NULL,
+        created_at REAL NOT NULL, updated_at REAL NOT NULL, deleted_at REAL
+    );
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        thread_id INTEGER NOT NULL REFERENCES threads(id) ON DELETE CASCADE,
+        -- No cascade here: subtrees are deleted in one statement (see delete_message),
+        -- because cascades through a long chain would hit SQLite's trigger depth limit.
+        parent_id INTEGER REFERENCES messages(id),
+        selected_child_id INTEGER REFERENCES messages(id) ON DELETE SET NULL,
+        role TEXT NOT NULL CHECK (role IN ('user', 'assistant', 'system')),
+        content TEXT NOT NULL DEFAULT '', reasoning TEXT NOT NULL DEFAULT '',
+        state TEXT NOT NULL
+            CHECK (state IN ('streaming', 'complete', 'cancelled', 'interrupted', 'error')),
+        error TEXT, think_seconds REAL, answer_seconds REAL, prompt_tokens INTEGER, generated_tokens INTEGER,
+        finish_reason TEXT, reasoning_unfinished INTEGER NOT NULL DEFAULT 0, reasoning_expanded INTEGER,
+        created_at REAL NOT NULL, updated_at REAL NOT NULL
+    );
+    CREATE INDEX messages_thread ON messages(thread_id);
+    CREATE INDEX messages_parent ON messages(parent_id);
+    CREATE INDEX messages_streaming ON messages(state) WHERE state = 'streaming';
+    CREATE INDEX threads_updated ON threads(updated_at);
+    """,
+]
+
+_KEEP = object()  # "argument not given", where None is a meaningful value
+
+
+class StoreError(AppError):
+    """The history database cannot be opened, upgraded or changed as asked."""
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    id: int
+    title: str
+    created_at: float
+    updated_at: float  # last message added: the thread list sorts by it
+    system_prompt: str | None
+    settings: dict
+    deleted_at: float | None = None  # set while a delete can still be undone
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    id: int
+    thread_id: int
+    parent_id: int | None
+    role: Role
+    content: str  # the user's text, or the assistant's answer (thinking is separate)
+    reasoning: str
+    state: MessageState
+    error: str | None
+    think_seconds: float | None
+    answer_seconds: float | None
+    prompt_tokens: int | None
+    generated_tokens: int | None
+    finish_reason: str | None
+    reasoning_unfinished: bool
+    reasoning_expanded: bool | None  # None: the view decides (no choice made yet)
+    created_at: float
+    updated_at: float
+
+
+def _thread(row: sqlite3.Row) -> Thread:
+    data = {name: row[name] for name in Thread.__slots__}
+    return Thread(**{**data, "settings": json.loads(data["settings"])})
+
+
+def _message(row: sqlite3.Row) -> StoredMessage:
+    data = {name: row[name] for name in StoredMessage.__slots__}
+    expanded = data["reasoning_expanded"]  # SQLite has no booleans
+    data.update(reasoning_unfinished=bool(data["reasoning_unfinished"]),
+                reasoning_expanded=None if expanded is None else bool(expanded))
+    return StoredMessage(**data)
+
+
+def _like_pattern(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, with its own % and _ taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class Store:
+    def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
+        self.db_path = Path(path)
+        self._clock = clock
+        # isolation_level=None: no implicit transactions; multi-step changes use _tx().
+        try:
+            self._conn = sqlite3.connect(self.db_path, isolation_level=None, timeout=5.0)
+        except sqlite3.Error as exc:
+            raise StoreError(f"Ponder could not open its history file {self.db_path}: {exc}.") from exc
+        self._conn.row_factory = sqlite3.Row
+        try:
+            self._open()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _open(self) -> None:
+        try:
+            # Read the version before changing anything: a newer file is left untouched.
+            version = self._version()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"The history file {self.db_path} is not a Ponder database, or it is damaged. "
+                f"Move it aside and Ponder will start a new one."
+            ) from exc
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"The history file {self.db_path} was saved by a newer version of Ponder "
+                f"(format {version}; this version knows up to {len(MIGRATIONS)}). "
+                f"Update Ponder to open it."
+            )
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA foreign_keys=ON")  # per connection, and outside transactions
+        self._migrate()
+
+    def _version(self) -> int:
+        return self._conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def _migrate(self) -> None:
+        for target in range(self._version() + 1, len(MIGRATIONS) + 1):
+            # One transaction per step, with the version bump inside it: a failed step
+            # leaves the file exactly as the previous step did.
+            script = f"BEGIN IMMEDIATE;\n{MIGRATIONS[target - 1]};\nPRAGMA user_version = {target};\nCOMMIT;"
+            try:
+                self._conn.executescript(script)
+            except sqlite3.Error as exc:
+                if self._conn.in_transaction:
+                    self._conn.rollback()
+                if self._version() >= target:
+                    continue  # another Ponder process ran this step meanwhile
+                raise StoreError(f"Ponder could not upgrade its history file {self.db_path}: {exc}.") from exc
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        # IMMEDIATE takes the write lock up front, so a read-then-write step cannot
+        # fail halfway on a lock held by another process.
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.rollback()
+            raise
+        self._conn.execute("COMMIT")
+
+    # --- threads ---------------------------------------------------------------
+
+    def create_thread(self, title: str = "New thread", system_prompt: str | None = None,
+                      settings: dict | None = None) -> Thread:
+        now = self._clock()
+        cur = self._conn.execute(
+            "INSERT INTO threads (title, system_prompt, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+            (title, system_prompt, json.dumps(settings or {}), now, now),
+        )
+        return self.get_thread(cur.lastrowid)
+
+    def get_thread(self, thread_id: int) -> Thread | None:
+        """The thread, deleted or not (None if purged or never made)."""
+        row = self._conn.execute("SELECT * FROM threads WHERE id = ?", (thread_id,)).fetchone()
+        return None if row is None else _thread(row)
+
+    def _change_thread(self, thread_id: int, sql: str, *args: object) -> None:
+        if self._conn.execute(sql, (*args, thread_id)).rowcount == 0:
+            raise StoreError("That thread no longer exists.")
+
+    # Renaming or retuning a thread does not bump updated_at: the list would jump.
+    def rename_thread(self, thread_id: int, title: str) -> None:
+        self._change_thread(thread_id, "UPDATE threads SET title = ? WHERE id = ?", title)
+
+    def update_thread_settings(self, thread_id: int, system_prompt: str | None | object = _KEEP,
+                               settings: dict | None | object = _KEEP) -> None:
+        """Change what is given; system_prompt=None clears it, settings=None empties them."""
+        if system_prompt is not _KEEP:
+            self._change_thread(thread_id, "UPDATE threads SET system_prompt = ? WHERE id = ?", system_prompt)
+        if settings is not _KEEP:
+            self._change_thread(thread_id, "UPDATE threads SET settings = ? WHERE id = ?", json.dumps(settings or {}))
+
+    def delete_thread(self, thread_id: int) -> None:
+        """Hide the thread; `restore_thread` undoes this until `purge_deleted` runs."""
+        self._change_thread(thread_id, "UPDATE threads SET deleted_at = ? WHERE id = ?", self._clock())
+
+    def restore_thread(self, thread_id: int) -> None:
+        self._change_thread(thread_id, "UPDATE threads SET deleted_at = NULL WHERE id = ?")
+
+    def purge_deleted(self, older_than_seconds: float = 0) -> int:
+        """Really delete threads hidden at least that long (messages go by cascade)."""
+        cutoff = self._clock() - older_than_seconds
+        return self._conn.execute(
+            "DELETE FROM threads WHERE deleted_at IS NOT NULL AND deleted_at <= ?", (cutoff,)
+        ).rowcount
+
+    def list_threads(self, search: str | None = None) -> list[Thread]:
+        """Threads not deleted, newest activity first; `search` matches title, answers and thinking."""
+        sql = "SELECT * FROM threads t WHERE deleted_at IS NULL"
+        args: dict = {}
+        if search:
+            # LIKE folds ASCII case only, but runs in C over every message; fine for one person's history.
+            sql += (
+                " AND (t.title LIKE :p ESCAPE '\\' OR EXISTS (SELECT 1 FROM messages m WHERE m.thread_id = t.id"
+                " AND (m.content LIKE :p ESCAPE '\\' OR m.reasoning LIKE :p ESCAPE '\\')))"
+            )
+            args = {"p": _like_pattern(search)}
+        rows = self._conn.execute(sql + " ORDER BY t.updated_at DESC, t.id DESC", args).fetchall()
+        return [_thread(r) for r in rows]
+
+    # --- messages --------------------------------------------------------------
+
+    def get_message(self, message_id: int) -> StoredMessage | None:
+        row = self._conn.execute("SELECT * FROM messages WHERE id = ?", (message_id,)).fetchone()
+        return None if row is None else _message(row)
+
+    def _select(self, conn: sqlite3.Connection, thread_id: int, parent_id: int | None, child_id: int | None) -> None:
+        if parent_id is None:
+            conn.execute("UPDATE threads SET root_selected_id = ? WHERE id = ?", (child_id, thread_id))
+        else:
+            conn.execute("UPDATE messages SET selected_child_id = ? WHERE id = ?", (child_id, parent_id))
+
+    def add_message(self, thread_id: int, parent_id: int | None, role: Role, content: str = "",
+                    reasoning: str = "", state: MessageState = "complete") -> StoredMessage:
+        """Append a message under `parent_id` (None: a root) and make it the selected branch."""
+        if role not in ROLES or state not in STATES:
+            raise ValueError(f"bad role {role!r} or state {state!r}")
+        now = self._clock()
+        with self._tx() as conn:
+            if conn.execute("SELECT 1 FROM threads WHERE id = ?", (thread_id,)).fetchone() is None:
+                raise StoreError("That thread no longer exists.")
+            if parent_id is not None and conn.execute(
+                "SELECT 1 FROM messages WHERE id = ? AND thread_id = ?", (parent_id, thread_id)
+            ).fetchone() is None:
+                raise StoreError("The message being answered no longer exists.")
+            cur = conn.execute(
+                "INSERT INTO messages (thread_id, parent_id, role, content, reasoning, state, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (thread_id, parent_id, role, content, reasoning, state, now, now),
+            )
+            self._select(conn, thread_id, parent_id, cur.lastrowid)
+            conn.execute("UPDATE threads SET updated_at = ? WHERE id = ?", (now, thread_id))
+        return self.get_message(cur.lastrowid)
+
+    def update_stream(self, message_id: int, content: str, reasoning: str) -> None:
+        """Save a streaming reply's text so far. Ignored once the message is finished,
+        so a late tick cannot overwrite the final text."""
+        self._conn.execute(
+            "UPDATE messages SET content = ?, reasoning = ?, updated_at = ? WHERE id = ? AND state = 'streaming'",
+            (content, reasoning, self._clock(), message_id),
+        )
+
+    def finish_message(self, message_id: int, *, state: MessageState, content: str, reasoning: str,
+                       error: str | None = None, think_seconds: float | None = None,
+                       answer_seconds: float | None = None, prompt_tokens: int | None = None,
+                       generated_tokens: int | None = None, finish_reason: str | None = None,
+                       reasoning_unfinished: bool = False) -> None:
+        if state not in STATES:
+            raise ValueError(f"bad state {state!r}")
+        cur = self._conn.execute(
+            "UPDATE messages SET state = ?, content = ?, reasoning = ?, error = ?, think_seconds = ?,"
+            " answer_seconds = ?, prompt_tokens = ?, generated_tokens = ?, finish_reason = ?,"
+            " reasoning_unfinished = ?, updated_at = ? WHERE id = ?",
+            (state, content, reasoning, error, think_seconds, answer_seconds, prompt_tokens, generated_tokens,
+             finish_reason, int(reasoning_unfinished), self._clock(), message_id),
+        )
+        if cur.rowcount == 0:
+            raise StoreError("That message no longer exists.")
+
+    def set_reasoning_expanded(self, message_id: int, expanded: bool) -> None:
+        self._conn.execute("UPDATE messages SET reasoning_expanded = ? WHERE id = ?", (int(expanded), message_id))
+
+    def path(self, thread_id: int) -> list[StoredMessage]:
+        """The branch on screen: from the selected root down through each selected child."""
+        rows = self._conn.execute(
+            "WITH RECURSIVE p(id, depth) AS ("
+            " SELECT root_selected_id, 0 FROM threads WHERE id = ? AND root_selected_id IS NOT NULL"
+            " UNION ALL SELECT m.selected_child_id, p.depth + 1 FROM messages m JOIN p ON m.id = p.id"
+            " WHERE m.selected_child_id IS NOT NULL)"
+            " SELECT m.* FROM p JOIN messages m ON m.id = p.id ORDER BY p.depth",
+            (thread_id,),
+        ).fetchall()
+        return [_message(r) for r in rows]
+
+    def siblings(self, message_id: int) -> list[StoredMessage]:
+        """The message and its alternatives (same parent), oldest first."""
+        rows = self._conn.execute(
+            "SELECT s.* FROM messages m JOIN messages s ON s.thread_id = m.thread_id AND s.parent_id IS m.parent_id"
+            " WHERE m.id = ? ORDER BY s.id",
+            (message_id,),
+        ).fetchall()
+        return [_message(r) for r in rows]
+
+    def select(self, message_id: int) -> None:
+        """Switch branch: make this message the one its parent shows."""
+        msg = self.get_message(message_id)
+        if msg is None:
+            raise StoreError("That message no longer exists.")
+        self._select(self._conn, msg.thread_id, msg.parent_id, message_id)
+
+    def delete_message(self, message_id: int) -> None:
+        """Delete the message and everything under it; its parent then shows the nearest
+        remaining sibling (the previous one if any), or nothing."""
+        msg = self.get_message(message_id)
+        if msg is None:
+            return
+        with self._tx() as conn:
+            # One statement for the whole subtree: parent_id has no cascade (see schema).
+            conn.execute(
+                "WITH RECURSIVE sub(id) AS (SELECT ? UNION ALL SELECT m.id FROM messages m JOIN sub"
+                " ON m.parent_id = sub.id) DELETE FROM messages WHERE id IN sub",
+                (message_id,),
+            )
+            # ON DELETE SET NULL cleared the selection if it pointed at the deleted message.
+            if msg.parent_id is None:
+                selected = conn.execute("SELECT root_selected_id FROM threads WHERE id = ?", (msg.thread_id,))
+            else:
+                selected = conn.execute("SELECT selected_child_id FROM messages WHERE id = ?", (msg.parent_id,))
+            if selected.fetchone()[0] is None:
+                row = conn.execute(
+                    "SELECT id FROM messages WHERE thread_id = ? AND parent_id IS ? ORDER BY id > ?, abs(id - ?)",
+                    (msg.thread_id, msg.parent_id, message_id, message_id),
+                ).fetchone()
+                self._select(conn, msg.thread_id, msg.parent_id, None if row is None else row[0])
+
+    def mark_interrupted(self) -> int:
+        """On startup: replies left "streaming" were cut off by a crash or kill; their
+        saved partial text stays. Returns how many were marked."""
+        return self._conn.execute(
+            "UPDATE messages SET state = 'interrupted', updated_at = ? WHERE state = 'streaming'", (self._clock(),)
+        ).rowcount
