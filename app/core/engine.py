@@ -275,7 +275,7 @@ class LlamaEngine:
         parser = ReasoningParser(start_in_reasoning=rendered.opens_thinking)
         t_start = time.perf_counter()
         finish, error = "stop", None
-        generated, evaluated = 0, 0
+        generated, evaluated, think_tokens = 0, 0, 0
         t_gen = t_think_end = None
         smpl = None
         try:
@@ -300,7 +300,7 @@ class LlamaEngine:
                     yield ProgressEvent(evaluated, len(todo))
             t_gen = time.perf_counter()
             if finish == "stop":
-                finish, generated, t_think_end = yield from self._generate(smpl, parser, params, cancel, answer_now)
+                finish, generated, t_think_end, think_tokens = yield from self._generate(smpl, parser, params, cancel, answer_now)
         except AppError as exc:
             finish, error = "error", exc
         except Exception as exc:  # llama.cpp or ctypes failure mid-stream: report, never crash
@@ -319,7 +319,8 @@ class LlamaEngine:
         t_gen = t_gen or t_end
         gen_seconds = t_end - t_gen
         if t_think_end is None:
-            think = gen_seconds if parser.reasoning or parser.reasoning_unfinished else 0.0
+            thought = bool(parser.reasoning or parser.reasoning_unfinished)
+            think, think_tokens = (gen_seconds, generated) if thought else (0.0, 0)
         else:
             think = t_think_end - t_gen
         yield StatsEvent(
@@ -327,6 +328,7 @@ class LlamaEngine:
                 prompt_tokens=len(tokens),
                 evaluated_prompt_tokens=evaluated,
                 generated_tokens=generated,
+                reasoning_tokens=think_tokens,
                 think_seconds=round(think, 3),
                 answer_seconds=round(gen_seconds - think, 3),
                 prompt_seconds=round(t_gen - t_start, 3),
@@ -339,7 +341,7 @@ class LlamaEngine:
         )
 
     def _generate(self, smpl, parser: ReasoningParser, params: GenParams, cancel, answer_now):
-        """The token loop. Returns (finish_reason, generated, time thinking ended)."""
+        """The token loop. Returns (finish_reason, generated, time thinking ended, tokens thinking took)."""
         ctx, vocab = self._ctx, self._vocab
         sample, decode, is_eog = llama_cpp.llama_sampler_sample, llama_cpp.llama_decode, llama_cpp.llama_vocab_is_eog
         pieces, piece_of = self._pieces, self._piece
@@ -350,7 +352,7 @@ class LlamaEngine:
         budget = min(params.max_tokens, self.context_size - len(cached))
         perf = time.perf_counter
         self._set_abort(False)
-        generated, t_think_end, forced = 0, None, False
+        generated, t_think_end, think_tokens, forced = 0, None, 0, False
         finish = "length"
         while generated < budget:
             if cancel.is_set():
@@ -359,6 +361,7 @@ class LlamaEngine:
             if answer_now is not None and not forced and answer_now.is_set() and parser.in_reasoning:
                 forced = True
                 yield from self._force_answer(parser, utf8)
+                t_think_end, think_tokens = perf(), generated
                 budget = min(budget, self.context_size - len(cached) + generated)
                 continue
             t0 = perf()
@@ -385,7 +388,7 @@ class LlamaEngine:
                 if events:
                     yield from events
                     if t_think_end is None and parser.reasoning_closed:
-                        t_think_end = perf()
+                        t_think_end, think_tokens = perf(), generated
             if rc:
                 if rc == 2 or cancel.is_set():
                     finish = "cancelled"
@@ -396,7 +399,9 @@ class LlamaEngine:
         tail = utf8.flush()
         if tail:
             yield from parser.feed(tail)
-        return finish, generated, t_think_end
+        if t_think_end is None and parser.reasoning_closed:  # closed by answer-now or the tail
+            t_think_end, think_tokens = perf(), generated
+        return finish, generated, t_think_end, think_tokens
 
     def _force_answer(self, parser: ReasoningParser, utf8: Utf8Stream) -> Iterator[Event]:
         """End the thinking now: put the closing tag into the context and the parser."""

@@ -74,6 +74,7 @@ class Stats:
     prompt_tokens: int
     evaluated_prompt_tokens: int  # prompt tokens actually run (the rest came from the cache)
     generated_tokens: int
+    reasoning_tokens: int  # of generated_tokens, those spent thinking
     think_seconds: float
     answer_seconds: float
     prompt_seconds: float

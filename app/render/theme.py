@@ -23,11 +23,11 @@ class Theme:
 
 LIGHT = Theme(
     text="#1f2328", muted="#59636e", code_style="default", code_bg="#f6f8fa", inline_code_bg="#eff1f3",
-    border="#d0d7de",
+    border="#afb8c1",
 )
 DARK = Theme(
     text="#e6edf3", muted="#9198a1", code_style="github-dark", code_bg="#161b22", inline_code_bg="#2d333b",
-    border="#3d444d",
+    border="#484f58",
 )
 
 

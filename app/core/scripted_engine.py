@@ -1,0 +1,89 @@
+"""An engine that replays a scripted reply: for UI tests, demos and UI benchmarks.
+
+It speaks the same Engine protocol as LlamaEngine (the same events, the same cancel
+and answer-now behaviour), so the GUI cannot tell them apart.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+
+from app.core.errors import ContextOverflow
+from app.core.reasoning import ReasoningParser
+from app.core.types import Event, GenParams, Message, Stats, StatsEvent
+
+DEFAULT_SCRIPT = "<think>Let me think. Two plus two is four.</think>The answer is **4**."
+
+
+class ScriptedEngine:
+    """Streams `script` in `chunk`-character pieces, one every `delay` seconds.
+
+    `gate`, when given, is waited on before each piece: tests use it to hold the
+    stream at a known point without sleeping.
+    """
+
+    def __init__(self, script: str = DEFAULT_SCRIPT, chunk: int = 4, delay: float = 0.0,
+                 context_size: int = 4096, gate: threading.Semaphore | None = None) -> None:
+        self.script = script
+        self.chunk = chunk
+        self.delay = delay
+        self.context_size = context_size
+        self.gate = gate
+        self.requests: list[list[Message]] = []
+        self.closed = False
+
+    def count_prompt_tokens(self, messages: Sequence[Message]) -> int:
+        return sum(len(m.content.split()) + 4 for m in messages)
+
+    def stream(self, messages: Sequence[Message], params: GenParams = GenParams(),
+               cancel: threading.Event | None = None,
+               answer_now: threading.Event | None = None) -> Iterator[Event]:
+        prompt = self.count_prompt_tokens(messages)
+        if prompt + min(params.reply_reserve, self.context_size // 4) > self.context_size:
+            raise ContextOverflow(prompt, self.context_size, min(params.reply_reserve, self.context_size // 4))
+        self.requests.append(list(messages))
+        return self._run(prompt, params, cancel or threading.Event(), answer_now)
+
+    def _run(self, prompt: int, params: GenParams, cancel: threading.Event,
+             answer_now: threading.Event | None) -> Iterator[Event]:
+        parser = ReasoningParser()
+        start = time.perf_counter()
+        think_end = None
+        finish, sent, pos, think_sent = "stop", 0, 0, 0
+        while pos < len(self.script):
+            if self.gate is not None:
+                self.gate.acquire()
+            if cancel.is_set():
+                finish = "cancelled"
+                break
+            if sent >= params.max_tokens:
+                finish = "length"
+                break
+            if answer_now is not None and answer_now.is_set() and parser.in_reasoning:
+                # Like the real engine: close the thinking here and go on with the answer.
+                close = self.script.find("</think>", pos)
+                yield from parser.feed("\n</think>\n\n")
+                think_end, think_sent = time.perf_counter(), sent
+                pos = close + len("</think>") if close >= 0 else len(self.script)
+                continue
+            if self.delay:
+                time.sleep(self.delay)
+            piece = self.script[pos : pos + self.chunk]
+            pos += len(piece)
+            sent += 1
+            yield from parser.feed(piece)
+            if think_end is None and parser.reasoning_closed:
+                think_end, think_sent = time.perf_counter(), sent
+        yield from parser.finish()
+        total = time.perf_counter() - start
+        think = (think_end - start) if think_end else (total if parser.reasoning else 0.0)
+        yield StatsEvent(Stats(prompt_tokens=prompt, evaluated_prompt_tokens=prompt, generated_tokens=sent, reasoning_tokens=think_sent,
+                               think_seconds=round(think, 3), answer_seconds=round(total - think, 3),
+                               prompt_seconds=0.0, tokens_per_second=round(sent / total, 2) if total else 0.0,
+                               finish_reason=finish, reasoning_unfinished=parser.reasoning_unfinished,
+                               context_size=self.context_size, template="scripted"))
+
+    def close(self) -> None:
+        self.closed = True

@@ -1,0 +1,149 @@
+"""Streaming Markdown: re-render only the block still being written.
+
+The text is cut into top-level Markdown blocks (paragraph, list, table, fence, math
+block...) from the `map` line ranges markdown-it puts on top-level tokens. Every block
+but the last is finished: the dialect (syntax.py) makes a block's extent depend only
+on its own lines, so text appended later cannot change it. Finished blocks are frozen
+and only the text after them is parsed and rendered again, so the cost of an appended
+token depends on the open block's length, not on the message's.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from app.render import markdown
+from app.render.syntax import parser
+from app.render.theme import DEFAULT_TEXT_PX
+
+_LINE_END = re.compile(r"\r\n|\r|\n")  # what markdown-it counts as a line end
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    source: str
+    html: str
+    code_blocks: tuple[str, ...]  # its Copy links are "copy:N" for N from code_base on
+    images: dict[str, bytes]  # math image key -> PNG, as in RenderedHtml
+    code_base: int
+    finished: bool  # False for the last block, which may still grow
+
+
+@dataclass(frozen=True, slots=True)
+class Update:
+    """What changed since the previous call: blocks[first_changed:] were replaced.
+
+    A view keeps one HTML fragment per block and replaces its fragments from
+    `first_changed` on with `changed` (blocks before it are exactly as they were).
+    """
+
+    first_changed: int
+    changed: tuple[Block, ...]
+
+
+class IncrementalMarkdown:
+    def __init__(self, dark: bool = False, *, text_px: float = DEFAULT_TEXT_PX, cache_size: int = 256) -> None:
+        self.dark, self.text_px = dark, text_px
+        self.blocks: list[Block] = []
+        self._frozen = ""  # the text the finished blocks came from
+        self._tail = ""  # the text after it
+        self._codes = 0  # code blocks in finished blocks
+        self._cache: OrderedDict[tuple[str, int], markdown.RenderedHtml] = OrderedDict()
+        self._cache_size = cache_size
+
+    # -- input ---------------------------------------------------------------------
+
+    def set_text(self, text: str) -> Update:
+        """The whole message so far. Usually it extends the last one; if not, start over."""
+        if not text.startswith(self._frozen):
+            self.reset()
+        return self._update(text[len(self._frozen) :])
+
+    def append(self, chunk: str) -> Update:
+        return self._update(self._tail + chunk)
+
+    def reset(self) -> None:
+        self.blocks, self._frozen, self._tail, self._codes = [], "", "", 0
+
+    # -- output --------------------------------------------------------------------
+
+    @property
+    def text(self) -> str:
+        return self._frozen + self._tail
+
+    @property
+    def html(self) -> str:
+        return "".join(b.html for b in self.blocks)
+
+    @property
+    def code_blocks(self) -> list[str]:
+        """Raw code per Copy link: "copy:N" copies code_blocks[N]."""
+        return [code for b in self.blocks for code in b.code_blocks]
+
+    @property
+    def images(self) -> dict[str, bytes]:
+        return {k: v for b in self.blocks for k, v in b.images.items()}
+
+    # -- work ----------------------------------------------------------------------
+
+    def _update(self, tail: str) -> Update:
+        old_open = self.blocks.pop() if self.blocks and not self.blocks[-1].finished else None
+        first = len(self.blocks)
+        ranges = _block_ranges(tail)
+        for begin, end in ranges[:-1]:  # followed by another block: finished
+            block = self._block(tail[begin:end], finished=True)
+            self.blocks.append(block)
+            self._codes += len(block.code_blocks)
+        if len(ranges) > 1:
+            cut = ranges[-1][0]
+            self._frozen, tail = self._frozen + tail[:cut], tail[cut:]
+            ranges = [(0, len(tail))]
+        self._tail = tail
+        if ranges:
+            self.blocks.append(self._block(tail[ranges[-1][0] :], finished=False))
+            if len(ranges) == 1 and old_open is not None and old_open.source == self.blocks[-1].source:
+                return Update(len(self.blocks), ())  # nothing changed
+        return Update(first, tuple(self.blocks[first:]))
+
+    def _block(self, source: str, finished: bool) -> Block:
+        key = (source, self._codes)
+        rendered = self._cache.get(key)
+        if rendered is None:
+            rendered = markdown.render_markdown(source, self.dark, text_px=self.text_px, code_base=self._codes)
+            self._cache[key] = rendered
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
+        return Block(source, rendered.html, tuple(rendered.code_blocks), rendered.images, self._codes, finished)
+
+
+def _block_ranges(text: str) -> list[tuple[int, int]]:
+    """(start, end) character offsets of the top-level blocks of `text`.
+
+    A block runs to the next block's start, so the blank lines after it are its own;
+    the last runs to the end of the text.
+    """
+    lines: list[tuple[int, int]] = []  # (first line, end line) per block
+    for token in parser().parse(text):
+        if token.level != 0 or token.map is None or token.nesting < 0:
+            continue
+        start, end = token.map
+        if lines and start < lines[-1][1]:
+            # A token inside the previous block's lines (the text after a closing $$
+            # on the same line becomes a paragraph): one block.
+            lines[-1] = (lines[-1][0], max(end, lines[-1][1]))
+        else:
+            lines.append((start, end))
+    if not lines:
+        return []
+    offsets = [0]  # offset of each line's start, up to the last block's first line
+    last_start = lines[-1][0]
+    for m in _LINE_END.finditer(text):
+        if len(offsets) > last_start:
+            break
+        offsets.append(m.end())
+    starts = [offsets[first] for first, _ in lines]
+    return list(zip(starts, [*starts[1:], len(text)]))

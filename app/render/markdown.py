@@ -1,0 +1,152 @@
+"""Markdown to the HTML subset QTextDocument understands (HTML 4, little CSS).
+
+What the view must do with the result:
+- `images`: add each as `document.addResource(QTextDocument.ImageResource,
+  QUrl("math:" + key), QImage.fromData(png))`; the <img> width/height attributes are
+  device-independent px and the PNGs have twice those pixels (crisp on HiDPI).
+- links: `copy:N` copies `code_blocks[N]` to the clipboard; anything else is an
+  http(s) or mailto link (the only schemes let through) to open externally.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from markdown_it.common.utils import escapeHtml
+from markdown_it.renderer import RendererHTML
+from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
+
+from app.render.code import highlight
+from app.render.math import render_tex
+from app.render.syntax import CLOSERS, parser
+from app.render.theme import DEFAULT_TEXT_PX, Theme, theme_for
+
+DISPLAY_SCALE = 1.25  # display math is set larger than the text around it
+
+
+@dataclass(slots=True)
+class RenderedHtml:
+    html: str
+    # Raw code of each fenced/indented code block, in order. The link for
+    # code_blocks[i] is "copy:{code_base + i}" (see render_markdown).
+    code_blocks: list[str] = field(default_factory=list)
+    images: dict[str, bytes] = field(default_factory=dict)  # math image key -> PNG
+
+
+def render_markdown(
+    text: str, dark: bool = False, *, text_px: float = DEFAULT_TEXT_PX, code_base: int = 0
+) -> RenderedHtml:
+    """Render `text` for a QTextBrowser on a light (or `dark`) background.
+
+    `code_base` numbers the Copy links from there on: a caller rendering a message in
+    pieces (IncrementalMarkdown) passes the count of code blocks before this piece.
+    """
+    env = {"theme": theme_for(dark), "text_px": float(text_px), "code_base": code_base, "code_blocks": [],
+           "images": {}}
+    md = parser()
+    html = _renderer().render(md.parse(text, env), md.options, env)
+    return RenderedHtml(html, env["code_blocks"], env["images"])
+
+
+class _Renderer(RendererHTML):
+    """markdown-it's HTML renderer with a rule (method) per token type changed for Qt."""
+
+    # -- code ----------------------------------------------------------------------
+
+    def fence(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+        info = tokens[idx].info.strip()
+        return _code_block(tokens[idx].content, info.split(maxsplit=1)[0] if info else "", env)
+
+    def code_block(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+        return _code_block(tokens[idx].content, "", env)
+
+    def code_inline(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+        theme: Theme = env["theme"]
+        return f'<code style="background-color:{theme.inline_code_bg}">{escapeHtml(tokens[idx].content)}</code>'
+
+    # -- math ----------------------------------------------------------------------
+
+    def math_inline(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+        return _math(tokens[idx], env, scale=1.0)
+
+    def math_inline_double(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+        # $$..$$ or \[..\] inside a line of text: display size, but it stays in the line.
+        return _math(tokens[idx], env, scale=DISPLAY_SCALE)
+
+    def math_block(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+        return _math(tokens[idx], env, scale=DISPLAY_SCALE, block=True)
+
+    # -- tables: QTextDocument takes borders and padding from attributes, not CSS ----
+
+    def table_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+        theme: Theme = env["theme"]
+        return (
+            '<table border="1" cellpadding="4" cellspacing="0" '
+            f'style="border-collapse: collapse; border-style: solid; border-color: {theme.border}">\n'
+        )
+
+    def th_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+        return _cell_open(tokens[idx])
+
+    td_open = th_open
+
+    # -- other ---------------------------------------------------------------------
+
+    def blockquote_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+        return f'<blockquote style="color:{env["theme"].muted}">\n'
+
+    def image(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+        # A link, not an <img>: the view loads no images from the model's URLs.
+        token = tokens[idx]
+        alt = self.renderInlineAsText(token.children or [], options, env) or "image"
+        return f'<a href="{escapeHtml(str(token.attrGet("src") or ""))}">{escapeHtml(alt)}</a>'
+
+
+@functools.cache
+def _renderer() -> _Renderer:
+    return _Renderer()  # stateless (all state is in env); building one inspects its methods
+
+
+def _code_block(code: str, lang: str, env: EnvType) -> str:
+    theme: Theme = env["theme"]
+    code = code[:-1] if code.endswith("\n") else code
+    n = env["code_base"] + len(env["code_blocks"])
+    env["code_blocks"].append(code)
+    # A one-cell table gives the block padding and a full-width background, which a
+    # bare <pre> in QTextDocument has neither of; the header row holds the Copy link.
+    return (
+        f'<table width="100%" border="0" cellpadding="6" cellspacing="0" bgcolor="{theme.code_bg}">'
+        f'<tr><td><font color="{theme.muted}">{escapeHtml(lang)}</font></td>'
+        f'<td align="right"><a href="copy:{n}">Copy</a></td></tr>'
+        f'<tr><td colspan="2"><pre style="background-color:{theme.code_bg}; color:{theme.text}; '
+        f'margin-top:0; margin-bottom:0">{highlight(code, lang, theme.code_style)}</pre></td></tr></table>\n'
+    )
+
+
+def _math(token: Token, env: EnvType, scale: float, block: bool = False) -> str:
+    theme: Theme = env["theme"]
+    closed = (token.meta or {}).get("closed", True)
+    image = None
+    if closed:  # an unclosed block is still streaming in (or broken): show its source
+        image = render_tex(token.content, env["text_px"] * scale, theme.text, display=block)
+    if image is None:
+        source = token.markup + token.content + (CLOSERS.get(token.markup, "") if closed else "")
+        if block:
+            return f'<pre style="color:{theme.muted}">{escapeHtml(source.strip())}</pre>\n'
+        return f"<code>{escapeHtml(source)}</code>"
+    env["images"][image.key] = image.png
+    tag = f'<img src="math:{image.key}" width="{image.width}" height="{image.height}"'
+    if block:
+        return f'<p align="center">{tag} /></p>\n'
+    # Qt centres a "middle" image a little above the baseline; math.py pads it to match.
+    return f'{tag} style="vertical-align: middle" />'
+
+
+def _cell_open(token: Token) -> str:
+    # markdown-it writes column alignment as CSS, which Qt ignores on cells.
+    style = str(token.attrGet("style") or "")
+    align = style.partition("text-align:")[2].strip(" ;")
+    return f'<{token.tag} align="{align}">' if align else f"<{token.tag}>"
