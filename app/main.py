@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
+import traceback
 
-from app import APP_NAME, __version__
+from app import APP_NAME, __version__, paths
 from app.logging_setup import setup_logging
 
 log = logging.getLogger(__name__)
@@ -20,18 +22,59 @@ def main(argv: list[str] | None = None) -> int:
         from app.cli import main as cli_main
 
         return cli_main(argv)
-    return run_gui(argv)
+    parser = argparse.ArgumentParser(prog="python -m app", description=f"{APP_NAME}: the desktop app")
+    parser.add_argument("--model", help="a .gguf model to load at start")
+    parser.add_argument("--self-test", action="store_true", help="ask one question in the real window and exit")
+    parser.add_argument("--screenshot", help="with --self-test: save a PNG of the window here")
+    args, qt_args = parser.parse_known_args(argv)
+    return run_gui(args, qt_args)
 
 
-def run_gui(argv: list[str]) -> int:
+def _excepthook(exc_type, exc, tb) -> None:
+    """Anything unexpected is logged and shown; the app keeps running."""
+    log.error("unexpected error:\n%s", "".join(traceback.format_exception(exc_type, exc, tb)))
+    try:
+        from app.ui.dialogs import Dialogs
+
+        Dialogs.error(None, f"Something went wrong: {exc}. Details are in the log folder: {paths.log_dir()}")
+    except Exception:
+        pass
+
+
+def run_gui(args: argparse.Namespace, qt_args: list[str]) -> int:
     from PySide6.QtWidgets import QApplication
 
+    from app.core.errors import AppError
+    from app.core.store import Store
+    from app.settings import load_settings
+    from app.ui.controller import ChatController
     from app.ui.main_window import MainWindow
+    from app.ui.theme import apply_theme
 
     log.info("%s %s starting", APP_NAME, __version__)
-    app = QApplication.instance() or QApplication([sys.argv[0], *argv])
+    app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
     app.setApplicationName(APP_NAME)
     app.setApplicationVersion(__version__)
-    window = MainWindow()
+    settings = load_settings(paths.config_dir())
+    dark = apply_theme(app, settings.theme)
+    try:
+        store = Store(paths.data_dir() / "chat.db")
+    except AppError as exc:
+        from app.ui.dialogs import Dialogs
+
+        Dialogs.error(None, exc.user_message)
+        return 1
+    controller = ChatController(store, settings)
+    window = MainWindow(controller, dark=dark)
     window.show()
-    return app.exec()
+    model = args.model or settings.model_path
+    if args.self_test:
+        from app.ui.self_test import SelfTest
+
+        return SelfTest(app, window, controller, args.model, args.screenshot).run()
+    sys.excepthook = _excepthook
+    if model:
+        controller.load_model(model)
+    code = app.exec()
+    store.close()
+    return code

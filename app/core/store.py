@@ -55,6 +55,7 @@ MIGRATIONS: list[str] = [
         state TEXT NOT NULL
             CHECK (state IN ('streaming', 'complete', 'cancelled', 'interrupted', 'error')),
         error TEXT, think_seconds REAL, answer_seconds REAL, prompt_tokens INTEGER, generated_tokens INTEGER,
+        reasoning_tokens INTEGER,
         finish_reason TEXT, reasoning_unfinished INTEGER NOT NULL DEFAULT 0, reasoning_expanded INTEGER,
         created_at REAL NOT NULL, updated_at REAL NOT NULL
     );
@@ -97,6 +98,7 @@ class StoredMessage:
     answer_seconds: float | None
     prompt_tokens: int | None
     generated_tokens: int | None
+    reasoning_tokens: int | None  # of generated_tokens, those spent thinking
     finish_reason: str | None
     reasoning_unfinished: bool
     reasoning_expanded: bool | None  # None: the view decides (no choice made yet)
@@ -303,15 +305,15 @@ class Store:
                        error: str | None = None, think_seconds: float | None = None,
                        answer_seconds: float | None = None, prompt_tokens: int | None = None,
                        generated_tokens: int | None = None, finish_reason: str | None = None,
-                       reasoning_unfinished: bool = False) -> None:
+                       reasoning_unfinished: bool = False, reasoning_tokens: int | None = None) -> None:
         if state not in STATES:
             raise ValueError(f"bad state {state!r}")
         cur = self._conn.execute(
             "UPDATE messages SET state = ?, content = ?, reasoning = ?, error = ?, think_seconds = ?,"
             " answer_seconds = ?, prompt_tokens = ?, generated_tokens = ?, finish_reason = ?,"
-            " reasoning_unfinished = ?, updated_at = ? WHERE id = ?",
+            " reasoning_unfinished = ?, reasoning_tokens = ?, updated_at = ? WHERE id = ?",
             (state, content, reasoning, error, think_seconds, answer_seconds, prompt_tokens, generated_tokens,
-             finish_reason, int(reasoning_unfinished), self._clock(), message_id),
+             finish_reason, int(reasoning_unfinished), reasoning_tokens, self._clock(), message_id),
         )
         if cur.rowcount == 0:
             raise StoreError("That message no longer exists.")

@@ -19,6 +19,9 @@ from app.render.syntax import parser
 from app.render.theme import DEFAULT_TEXT_PX
 
 _LINE_END = re.compile(r"\r\n|\r|\n")  # what markdown-it counts as a line end
+_DIGITS = re.compile(r"[ \t]*\d{1,9}")  # may yet become an ordered list marker
+# Blocks whose last line a following line can continue (lazily, or as a table row).
+_INTERRUPTIBLE = {"paragraph_open", "blockquote_open", "bullet_list_open", "ordered_list_open", "table_open"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,15 +99,14 @@ class IncrementalMarkdown:
             block = self._block(tail[begin:end], finished=True)
             self.blocks.append(block)
             self._codes += len(block.code_blocks)
-        if len(ranges) > 1:
-            cut = ranges[-1][0]
-            self._frozen, tail = self._frozen + tail[:cut], tail[cut:]
-            ranges = [(0, len(tail))]
-        self._tail = tail
         if ranges:
-            self.blocks.append(self._block(tail[ranges[-1][0] :], finished=False))
-            if len(ranges) == 1 and old_open is not None and old_open.source == self.blocks[-1].source:
-                return Update(len(self.blocks), ())  # nothing changed
+            cut = ranges[-1][0]
+            if len(ranges) > 1:
+                self._frozen, tail, cut = self._frozen + tail[:cut], tail[cut:], 0
+            self.blocks.append(self._block(tail[cut:], finished=False))
+        self._tail = tail
+        if len(self.blocks) == first + 1 and old_open is not None and old_open.source == self.blocks[-1].source:
+            return Update(len(self.blocks), ())  # nothing changed
         return Update(first, tuple(self.blocks[first:]))
 
     def _block(self, source: str, finished: bool) -> Block:
@@ -124,26 +126,53 @@ def _block_ranges(text: str) -> list[tuple[int, int]]:
     """(start, end) character offsets of the top-level blocks of `text`.
 
     A block runs to the next block's start, so the blank lines after it are its own;
-    the last runs to the end of the text.
+    the last runs to the end of the text, and takes in the block before it while a
+    later character could still merge the two (see _may_merge).
     """
-    lines: list[tuple[int, int]] = []  # (first line, end line) per block
+    blocks: list[tuple[int, int, str]] = []  # (first line, end line, first token type)
     for token in parser().parse(text):
         if token.level != 0 or token.map is None or token.nesting < 0:
             continue
         start, end = token.map
-        if lines and start < lines[-1][1]:
+        if blocks and start < blocks[-1][1]:
             # A token inside the previous block's lines (the text after a closing $$
             # on the same line becomes a paragraph): one block.
-            lines[-1] = (lines[-1][0], max(end, lines[-1][1]))
+            blocks[-1] = (blocks[-1][0], max(end, blocks[-1][1]), blocks[-1][2])
         else:
-            lines.append((start, end))
-    if not lines:
+            blocks.append((start, end, token.type))
+    if not blocks:
         return []
     offsets = [0]  # offset of each line's start, up to the last block's first line
-    last_start = lines[-1][0]
+    last_line = blocks[-1][0]
     for m in _LINE_END.finditer(text):
-        if len(offsets) > last_start:
+        if len(offsets) > last_line:
             break
         offsets.append(m.end())
-    starts = [offsets[first] for first, _ in lines]
+    if len(blocks) > 1 and _may_merge(text, offsets, blocks[-2][2], last_line):
+        blocks.pop()
+    starts = [offsets[first] for first, _, _ in blocks]
     return list(zip(starts, [*starts[1:], len(text)]))
+
+
+def _may_merge(text: str, offsets: list[int], prev_type: str, line: int) -> bool:
+    """Whether more text could still make the block starting at `line` part of the one
+    before it (whose first token is `prev_type`).
+
+    After a blank line only a list can take in what follows, and only once "2" has
+    become "2." or "2)". Straight after a paragraph, quote, list or table, the next
+    block interrupts it; until its first two lines are complete, more characters may
+    undo that ("#" is a heading, "#x" a continuation line; a table needs a delimiter
+    row whose columns match).
+    """
+    rest = text[offsets[line] :]
+    complete = len(_LINE_END.findall(rest, 0, _nth_line_end(rest, 2)))
+    if not text[offsets[line - 1] : offsets[line]].strip():  # a blank line between them
+        return complete == 0 and _DIGITS.fullmatch(rest) is not None
+    return prev_type in _INTERRUPTIBLE and complete < 2
+
+
+def _nth_line_end(text: str, n: int) -> int:
+    for k, m in enumerate(_LINE_END.finditer(text), 1):
+        if k == n:
+            return m.end()
+    return len(text)

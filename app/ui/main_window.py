@@ -1,18 +1,259 @@
-"""The main window. Assembles widgets; holds no business logic."""
+"""The main window: thread list, model bar, conversation, composer. Wiring only."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QMainWindow
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem, QMainWindow, QMenu,
+    QProgressBar, QPushButton, QSplitter, QVBoxLayout, QWidget,
+)
 
 from app import APP_NAME
+from app.core.store import StoredMessage
+from app.ui.chat_view import ChatView
+from app.ui.composer import Composer
+from app.ui.controller import ChatController
+from app.ui.dialogs import Dialogs
+from app.ui.export import thread_markdown
 
 
 class MainWindow(QMainWindow):
-    def __init__(self) -> None:
+    def __init__(self, controller: ChatController | None = None, dark: bool = False) -> None:
         super().__init__()
         self.setWindowTitle(APP_NAME)
-        self.resize(1100, 720)
-        placeholder = QLabel(f"{APP_NAME}: think through hard questions with a local reasoning model.")
-        placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setCentralWidget(placeholder)
+        self.resize(1200, 760)
+        self.controller = controller
+        self._build(dark)
+        if controller is not None:
+            self._wire(controller)
+            self.refresh_threads()
+
+    # -- building ----------------------------------------------------------------------
+
+    def _build(self, dark: bool) -> None:
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search threads")
+        self.search.setClearButtonEnabled(True)
+        self.new_button = QPushButton("New thread")
+        self.thread_list = QListWidget()
+        self.thread_list.setObjectName("threadList")
+        self.thread_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(6, 6, 0, 6)
+        left_layout.addWidget(self.new_button)
+        left_layout.addWidget(self.search)
+        left_layout.addWidget(self.thread_list)
+
+        self.model_label = QLabel("No model loaded")
+        self.model_label.setObjectName("modelLabel")
+        self.open_model_button = QPushButton("Open model…")
+        self.context_meter = QProgressBar()
+        self.context_meter.setObjectName("contextMeter")
+        self.context_meter.setMinimumWidth(240)
+        self.context_meter.setFormat("context: —")
+        self.context_meter.setValue(0)
+        bar = QHBoxLayout()
+        bar.addWidget(self.model_label, 1)
+        bar.addWidget(self.context_meter)
+        bar.addWidget(self.open_model_button)
+
+        self.chat = ChatView(dark=dark)
+        self.composer = Composer()
+        self.send_button = QPushButton("Send")
+        self.send_button.setObjectName("sendButton")
+        self.answer_now_button = QPushButton("Answer now")
+        self.answer_now_button.setToolTip("Stop thinking and write the answer from what it has so far")
+        self.answer_now_button.setEnabled(False)
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.send_button)
+        buttons.addWidget(self.answer_now_button)
+        compose_row = QHBoxLayout()
+        compose_row.addWidget(self.composer, 1)
+        compose_row.addLayout(buttons)
+
+        center = QWidget()
+        center_layout = QVBoxLayout(center)
+        center_layout.setContentsMargins(6, 6, 6, 6)
+        center_layout.addLayout(bar)
+        center_layout.addWidget(self.chat, 1)
+        center_layout.addLayout(compose_row)
+
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(center)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([260, 940])
+        self.setCentralWidget(splitter)
+
+        self.stats_label = QLabel("")
+        self.undo_button = QPushButton("Undo delete")
+        self.undo_button.hide()
+        self.statusBar().addWidget(self.stats_label, 1)
+        self.statusBar().addPermanentWidget(self.undo_button)
+        self._deleted_thread: int | None = None
+
+        menu = self.menuBar().addMenu("&File")
+        self.new_action = self._action(menu, "New thread", QKeySequence.StandardKey.New, self._new_thread)
+        self._action(menu, "Open model…", QKeySequence.StandardKey.Open, self._open_model)
+        self._action(menu, "Export thread as Markdown…", None, self._export)
+        menu.addSeparator()
+        self._action(menu, "Quit", QKeySequence.StandardKey.Quit, self.close)
+        edit = self.menuBar().addMenu("&Edit")
+        self._action(edit, "Find threads", QKeySequence.StandardKey.Find, self.search.setFocus)
+
+    def _action(self, menu: QMenu, text: str, shortcut, slot) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(shortcut)
+        action.triggered.connect(lambda _=False: slot())
+        menu.addAction(action)
+        return action
+
+    def _wire(self, c: ChatController) -> None:
+        self.new_button.clicked.connect(self._new_thread)
+        self.open_model_button.clicked.connect(self._open_model)
+        self.search.textChanged.connect(lambda _: self.refresh_threads())
+        self.thread_list.currentItemChanged.connect(self._thread_clicked)
+        self.thread_list.customContextMenuRequested.connect(self._thread_menu)
+        self.composer.submitted.connect(self._send)
+        self.composer.cancel_requested.connect(c.stop)
+        self.send_button.clicked.connect(self._send_or_stop)
+        self.answer_now_button.clicked.connect(c.answer_now)
+        self.undo_button.clicked.connect(self._undo_delete)
+        self.chat.regenerate_requested.connect(c.regenerate)
+        self.chat.edit_requested.connect(self._edit)
+        self.chat.delete_requested.connect(c.delete_message)
+        self.chat.branch_requested.connect(c.switch_branch)
+        self.chat.reasoning_toggled.connect(c.set_reasoning_expanded)
+        c.threads_changed.connect(self.refresh_threads)
+        c.conversation_changed.connect(self._show_conversation)
+        c.stream_updated.connect(self.chat.apply_events)
+        c.message_finished.connect(self.chat.finish)
+        c.busy_changed.connect(self._busy)
+        c.model_changed.connect(self._model_changed)
+        c.notice.connect(lambda text: self.statusBar().showMessage(text))
+        c.stats_updated.connect(self._stats)
+
+    # -- threads -------------------------------------------------------------------------
+
+    def refresh_threads(self) -> None:
+        c = self.controller
+        current = c.thread_id
+        self.thread_list.blockSignals(True)
+        self.thread_list.clear()
+        for thread in c.store.list_threads(self.search.text().strip() or None):
+            item = QListWidgetItem(thread.title)
+            item.setData(Qt.ItemDataRole.UserRole, thread.id)
+            self.thread_list.addItem(item)
+            if thread.id == current:
+                self.thread_list.setCurrentItem(item)
+        self.thread_list.blockSignals(False)
+
+    def _thread_clicked(self, item: QListWidgetItem | None, _previous=None) -> None:
+        if item is not None and not self.controller.busy:
+            self.controller.select_thread(item.data(Qt.ItemDataRole.UserRole))
+
+    def _new_thread(self) -> None:
+        if not self.controller.busy:
+            self.controller.new_thread()
+            self.composer.setFocus()
+
+    def _thread_menu(self, pos) -> None:
+        item = self.thread_list.itemAt(pos)
+        if item is None:
+            return
+        thread_id = item.data(Qt.ItemDataRole.UserRole)
+        menu = QMenu(self)
+        menu.addAction("Rename…", lambda: self._rename(thread_id, item.text()))
+        menu.addAction("Delete", lambda: self.delete_thread(thread_id))
+        menu.exec(self.thread_list.mapToGlobal(pos))
+
+    def _rename(self, thread_id: int, title: str) -> None:
+        new = Dialogs.text(self, "Rename thread", "Title:", title)
+        if new:
+            self.controller.rename_thread(thread_id, new)
+
+    def delete_thread(self, thread_id: int) -> None:
+        self.controller.delete_thread(thread_id)
+        self._deleted_thread = thread_id
+        self.undo_button.show()
+        self.statusBar().showMessage("Thread deleted.")
+
+    def _undo_delete(self) -> None:
+        if self._deleted_thread is not None:
+            self.controller.restore_thread(self._deleted_thread)
+            self.controller.select_thread(self._deleted_thread)
+            self._deleted_thread = None
+        self.undo_button.hide()
+
+    def _export(self) -> None:
+        c = self.controller
+        if c.thread_id is None:
+            return
+        thread = c.store.get_thread(c.thread_id)
+        path = Dialogs.save_markdown(self, f"{thread.title}.md")
+        if path:
+            try:
+                Path(path).write_text(thread_markdown(thread.title, c.store.path(c.thread_id)), encoding="utf-8")
+            except OSError as exc:
+                Dialogs.error(self, f"Could not write {path}: {exc.strerror or exc}")
+
+    # -- conversation ----------------------------------------------------------------------
+
+    def _show_conversation(self, messages: list[StoredMessage]) -> None:
+        siblings = {}
+        for m in messages:
+            ids = [s.id for s in self.controller.store.siblings(m.id)]
+            siblings[m.id] = (ids.index(m.id) + 1, len(ids)) if m.id in ids else (1, 1)
+        self.chat.set_messages(messages, siblings)
+        self.refresh_threads()
+
+    def _send(self, text: str) -> None:
+        if self.controller.send(text):
+            self.composer.clear()
+
+    def _send_or_stop(self) -> None:
+        if self.controller.busy:
+            self.controller.stop()
+        else:
+            self._send(self.composer.toPlainText())
+
+    def _edit(self, message_id: int) -> None:
+        message = self.controller.store.get_message(message_id)
+        text = Dialogs.multiline(self, "Edit and resend", "Your message:", message.content if message else "")
+        if text:
+            self.controller.edit_and_resend(message_id, text)
+
+    def _busy(self, busy: bool) -> None:
+        self.send_button.setText("Stop" if busy else "Send")
+        self.answer_now_button.setEnabled(busy)
+        self.new_button.setEnabled(not busy)
+
+    def _model_changed(self, state: str, text: str) -> None:
+        self.model_label.setText({"loading": text, "ready": f"Model: {text}", "failed": "No model loaded"}.get(state, text))
+
+    def _open_model(self) -> None:
+        path = Dialogs.open_model(self, self.controller.settings.models_dir)
+        if path:
+            self.controller.load_model(path)
+
+    def _stats(self, stats) -> None:
+        self.stats_label.setText(
+            f"{stats.tokens_per_second:.1f} tok/s · {stats.generated_tokens:,} tokens · "
+            f"thought {stats.think_seconds:.0f} s · answered in {stats.answer_seconds:.0f} s"
+        )
+        used = stats.prompt_tokens + stats.generated_tokens
+        size = max(stats.context_size, 1)
+        self.context_meter.setMaximum(size)
+        self.context_meter.setValue(min(used, size))
+        self.context_meter.setFormat(f"{used:,} / {size:,} tokens")
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        self.chat.shutdown()
+        if self.controller is not None:
+            self.controller.shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,288 @@
+"""ChatController: the conversation's state on the GUI thread.
+
+It owns the worker thread and the store, turns user actions into store changes and
+generation requests, and tells the view what changed. It never blocks on the model.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, Signal
+
+from app.core.engine import LoadParams
+from app.core.store import Store, StoredMessage
+from app.core.types import Message, Stats
+from app.settings import Settings
+from app.ui.workers import EngineFactory, GenerationWorker, llama_factory
+
+log = logging.getLogger(__name__)
+SAVE_EVERY_SECONDS = 1.0  # a killed app loses at most this much of a streaming reply
+_FINAL_STATE = {"stop": "complete", "length": "complete", "cancelled": "cancelled", "error": "error"}
+
+
+@dataclass
+class _Stream:
+    request_id: int
+    message_id: int
+    cancel: threading.Event = field(default_factory=threading.Event)
+    answer_now: threading.Event = field(default_factory=threading.Event)
+    reasoning: list[str] = field(default_factory=list)
+    answer: list[str] = field(default_factory=list)
+    stats: Stats | None = None
+    error: str | None = None
+    saved_at: float = field(default_factory=time.monotonic)
+
+
+class ChatController(QObject):
+    threads_changed = Signal()
+    conversation_changed = Signal(object)  # list[StoredMessage]: the current branch
+    stream_updated = Signal(int, list)  # message id, events
+    message_finished = Signal(object)  # StoredMessage
+    busy_changed = Signal(bool)
+    model_changed = Signal(str, str)  # state: none|loading|ready|failed, text for people
+    notice = Signal(str)  # a message for the person (errors, what to do next)
+    stats_updated = Signal(object)  # Stats of the last reply
+
+    _load_requested = Signal(str, object)
+    _generate_requested = Signal(int, list, object, object, object)
+
+    def __init__(self, store: Store, settings: Settings, factory: EngineFactory = llama_factory) -> None:
+        super().__init__()
+        self.store = store
+        self.settings = settings
+        self.thread_id: int | None = None
+        self.model_path: str | None = None
+        self.context_size = 0
+        self._stream: _Stream | None = None
+        self._next_request = 0
+        self.param_overrides: dict = {}  # per-session GenParams changes (the self-test's grammar)
+        self._thread = QThread()
+        self._thread.setObjectName("generation")
+        self._worker = GenerationWorker(factory)
+        self._worker.moveToThread(self._thread)
+        self._load_requested.connect(self._worker.load)
+        self._generate_requested.connect(self._worker.generate)
+        self._worker.model_loaded.connect(self._on_model_loaded)
+        self._worker.model_failed.connect(self._on_model_failed)
+        self._worker.events_ready.connect(self._on_events)
+        self._worker.generation_finished.connect(self._on_finished)
+        self._worker.generation_failed.connect(self._on_failed)
+        self._thread.start()
+        interrupted = store.mark_interrupted()
+        if interrupted:
+            log.info("%d replies were interrupted by the last exit", interrupted)
+
+    # -- model -----------------------------------------------------------------------
+
+    def load_model(self, path: str) -> None:
+        self.model_path = path
+        self.model_changed.emit("loading", f"Loading {path.rsplit('/', 1)[-1]}…")
+        load = LoadParams(n_gpu_layers=self.settings.n_gpu_layers, n_ctx=self.settings.context_size)
+        self._load_requested.emit(path, load)
+
+    def _on_model_loaded(self, path: str, context_size: int) -> None:
+        self.context_size = context_size
+        self.model_changed.emit("ready", path.rsplit("/", 1)[-1])
+
+    def _on_model_failed(self, message: str) -> None:
+        self.model_path = None
+        self.model_changed.emit("failed", message)
+        self.notice.emit(message)
+
+    @property
+    def model_ready(self) -> bool:
+        return self.context_size > 0 and self.model_path is not None
+
+    # -- threads ---------------------------------------------------------------------
+
+    def new_thread(self) -> int:
+        thread = self.store.create_thread()
+        self.select_thread(thread.id)
+        self.threads_changed.emit()
+        return thread.id
+
+    def select_thread(self, thread_id: int | None) -> None:
+        self.thread_id = thread_id
+        self.conversation_changed.emit(self.store.path(thread_id) if thread_id else [])
+
+    def rename_thread(self, thread_id: int, title: str) -> None:
+        if title.strip():
+            self.store.rename_thread(thread_id, title.strip())
+            self.threads_changed.emit()
+
+    def delete_thread(self, thread_id: int) -> None:
+        """Soft delete: `restore_thread` undoes it until the app quits."""
+        if self._stream and self.thread_id == thread_id:
+            self.stop()
+        self.store.delete_thread(thread_id)
+        if self.thread_id == thread_id:
+            self.select_thread(None)
+        self.threads_changed.emit()
+
+    def restore_thread(self, thread_id: int) -> None:
+        self.store.restore_thread(thread_id)
+        self.threads_changed.emit()
+
+    # -- messages --------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        return self._stream is not None
+
+    def send(self, text: str) -> bool:
+        """Ask `text` in the current thread. False (text kept by the view) if it cannot start."""
+        text = text.strip()
+        if not text or self.busy:
+            return False
+        if not self.model_ready:
+            self.notice.emit("No model is loaded yet. Open a model file (Model → Open) and send again.")
+            return False
+        if self.thread_id is None:
+            self.thread_id = self.store.create_thread(title=_title_from(text)).id
+            self.threads_changed.emit()
+        path = self.store.path(self.thread_id)
+        if not path:
+            self.store.rename_thread(self.thread_id, _title_from(text))
+        user = self.store.add_message(self.thread_id, path[-1].id if path else None, "user", text)
+        self._reply_to(user)
+        self.threads_changed.emit()
+        return True
+
+    def regenerate(self, assistant_id: int) -> None:
+        message = self.store.get_message(assistant_id)
+        if message is None or self.busy or not self.model_ready or message.parent_id is None:
+            return
+        self._reply_to(self.store.get_message(message.parent_id))
+
+    def edit_and_resend(self, user_id: int, text: str) -> None:
+        message = self.store.get_message(user_id)
+        if message is None or self.busy or not self.model_ready or not text.strip():
+            return
+        edited = self.store.add_message(message.thread_id, message.parent_id, "user", text.strip())
+        self._reply_to(edited)
+
+    def switch_branch(self, message_id: int, step: int) -> None:
+        siblings = self.store.siblings(message_id)
+        ids = [m.id for m in siblings]
+        if message_id in ids and not self.busy:
+            target = ids[max(0, min(len(ids) - 1, ids.index(message_id) + step))]
+            self.store.select(target)
+            self.select_thread(self.thread_id)
+
+    def delete_message(self, message_id: int) -> None:
+        if not self.busy:
+            self.store.delete_message(message_id)
+            self.select_thread(self.thread_id)
+
+    def set_reasoning_expanded(self, message_id: int, expanded: bool) -> None:
+        self.store.set_reasoning_expanded(message_id, expanded)
+
+    def stop(self) -> None:
+        if self._stream:
+            self._stream.cancel.set()
+
+    def answer_now(self) -> None:
+        if self._stream:
+            self._stream.answer_now.set()
+
+    # -- generation ------------------------------------------------------------------
+
+    def _history(self, upto: StoredMessage) -> list[Message]:
+        thread = self.store.get_thread(upto.thread_id)
+        system = thread.system_prompt if thread and thread.system_prompt is not None else self.settings.system_prompt
+        messages = [Message("system", system)] if system else []
+        for m in self.store.path(upto.thread_id):
+            # Earlier replies go back without their thinking, as the model's template does.
+            if m.role in ("user", "assistant") and (m.content or m.role == "user"):
+                messages.append(Message(m.role, m.content))
+            if m.id == upto.id:
+                break
+        return messages
+
+    def _reply_to(self, user: StoredMessage) -> None:
+        reply = self.store.add_message(user.thread_id, user.id, "assistant", state="streaming")
+        self._next_request += 1
+        self._stream = _Stream(self._next_request, reply.id)
+        self.conversation_changed.emit(self.store.path(user.thread_id))
+        self.busy_changed.emit(True)
+        params = self.settings.gen_params(**self.param_overrides)
+        self._generate_requested.emit(
+            self._stream.request_id, self._history(user), params, self._stream.cancel, self._stream.answer_now
+        )
+
+    def _on_events(self, request_id: int, events: list) -> None:
+        stream = self._stream
+        if stream is None or stream.request_id != request_id:
+            return
+        for ev in events:
+            if ev.kind == "reasoning":
+                if ev.moves_answer:
+                    stream.answer.clear()
+                stream.reasoning.append(ev.text)
+            elif ev.kind == "answer":
+                stream.answer.append(ev.text)
+            elif ev.kind == "stats":
+                stream.stats = ev.stats
+            elif ev.kind == "error":
+                stream.error = ev.message
+        self.stream_updated.emit(stream.message_id, events)
+        if time.monotonic() - stream.saved_at >= SAVE_EVERY_SECONDS:
+            self.store.update_stream(stream.message_id, "".join(stream.answer), "".join(stream.reasoning))
+            stream.saved_at = time.monotonic()
+
+    def _on_finished(self, request_id: int) -> None:
+        stream = self._stream
+        if stream is None or stream.request_id != request_id:
+            return
+        stats = stream.stats
+        state = _FINAL_STATE.get(stats.finish_reason if stats else "error", "error")
+        self._finish(stream, state, stream.error, stats)
+
+    def _on_failed(self, request_id: int, message: str) -> None:
+        stream = self._stream
+        if stream is not None and stream.request_id == request_id:
+            self._finish(stream, "error", message, None)
+            self.notice.emit(message)
+
+    def _finish(self, stream: _Stream, state: str, error: str | None, stats: Stats | None) -> None:
+        self.store.finish_message(
+            stream.message_id,
+            state=state,
+            content="".join(stream.answer).strip(),
+            reasoning="".join(stream.reasoning).strip(),
+            error=error,
+            think_seconds=stats.think_seconds if stats else None,
+            answer_seconds=stats.answer_seconds if stats else None,
+            prompt_tokens=stats.prompt_tokens if stats else None,
+            generated_tokens=stats.generated_tokens if stats else None,
+            finish_reason=stats.finish_reason if stats else "error",
+            reasoning_unfinished=bool(stats and stats.reasoning_unfinished),
+            reasoning_tokens=stats.reasoning_tokens if stats else None,
+        )
+        self._stream = None
+        if stats:
+            self.stats_updated.emit(stats)
+        self.message_finished.emit(self.store.get_message(stream.message_id))
+        self.busy_changed.emit(False)
+
+    # -- shutdown --------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Stop generation, free the model on its own thread, and end the thread."""
+        if not self._thread.isRunning():
+            return
+        self.stop()
+        QMetaObject.invokeMethod(self._worker, "close", Qt.ConnectionType.BlockingQueuedConnection)
+        self._thread.quit()
+        self._thread.wait()
+        if self._stream is not None:  # the reply never finished: keep what came
+            self._finish(self._stream, "cancelled", None, self._stream.stats)
+
+
+def _title_from(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else "New thread"
+    return line if len(line) <= 60 else line[:57].rstrip() + "…"

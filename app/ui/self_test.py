@@ -1,0 +1,86 @@
+"""`python -m app --self-test --model PATH [--screenshot FILE]`: one real question in the
+real window. The reply is held by a grammar to the <think>...</think>answer shape, so
+both parts must appear whatever the model; exit 0 when each landed in its own part."""
+
+from __future__ import annotations
+
+import sys
+
+from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtWidgets import QApplication
+
+from app.ui.controller import ChatController
+from app.ui.main_window import MainWindow
+
+GRAMMAR = 'root ::= "<think>" [a-z] [a-z ,]{10,60} "</think>" [A-Z] [a-z ,]{5,40} "."'
+QUESTION = "What is two plus two?"
+TIMEOUT_MS = 300_000
+
+
+class SelfTest:
+    def __init__(self, app: QApplication, window: MainWindow, controller: ChatController,
+                 model: str | None, screenshot: str | None) -> None:
+        self.app, self.window, self.controller = app, window, controller
+        self.model, self.screenshot = model, screenshot
+
+    def _wait(self, signal, done) -> bool:
+        """Run the event loop until `done(*args)` is true for an emission of `signal`."""
+        loop = QEventLoop()
+        ok = [False]
+
+        def check(*args) -> None:
+            if done(*args):
+                ok[0] = True
+                loop.quit()
+
+        watchdog = QTimer()
+        watchdog.setSingleShot(True)
+        watchdog.timeout.connect(loop.quit)
+        signal.connect(check)
+        watchdog.start(TIMEOUT_MS)
+        loop.exec()
+        watchdog.stop()
+        signal.disconnect(check)
+        return ok[0]
+
+    def run(self) -> int:
+        try:
+            reason = self._run()
+        finally:
+            self.window.close()
+        if reason:
+            print(f"self-test failed: {reason}", file=sys.stderr)
+            return 1
+        print("self-test passed: thinking and answer rendered in their own parts")
+        return 0
+
+    def _run(self) -> str | None:
+        c = self.controller
+        if not self.model:
+            return "no model given (use --model PATH)"
+        states: list[tuple[str, str]] = []
+        c.model_changed.connect(lambda s, t: states.append((s, t)))
+        c.load_model(self.model)
+        if not self._wait(c.model_changed, lambda s, t: s in ("ready", "failed")) or states[-1][0] != "ready":
+            return f"the model did not load: {states[-1][1] if states else 'timed out'}"
+        c.param_overrides = {"grammar": GRAMMAR, "seed": 1, "max_tokens": 200}
+        c.new_thread()
+        if not c.send(QUESTION):
+            return "the question could not be sent"
+        if not self._wait(c.busy_changed, lambda busy: not busy):
+            return "no answer within the time limit"
+        self.app.processEvents()
+        reply = c.store.path(c.thread_id)[-1]
+        widget = self.window.chat.widgets.get(reply.id)
+        if reply.state != "complete":
+            return f"the reply ended as {reply.state}: {reply.error or ''}"
+        if widget is None or widget.reasoning is None:
+            return "the reply was not shown"
+        thinking, answer = widget.reasoning.text().strip(), widget.answer.toPlainText().strip()
+        if not thinking or not answer:
+            return f"a part is empty (thinking {len(thinking)} chars, answer {len(answer)} chars)"
+        if thinking in answer or answer in thinking or "<think>" in thinking + answer:
+            return "thinking and answer were not split"
+        if self.screenshot and not self.window.grab().save(self.screenshot):
+            return f"could not save the screenshot to {self.screenshot}"
+        return None

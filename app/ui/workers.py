@@ -1,0 +1,88 @@
+"""The generation worker: the one object that touches the loaded model.
+
+It lives in its own QThread. The GUI thread talks to it only through queued signals
+(load, generate, close) and two threading.Events it sets directly (cancel, answer
+now); the worker answers only through its own signals.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from app.core.engine import Engine, LlamaEngine, LoadParams
+from app.core.errors import AppError
+from app.core.types import GenParams
+
+log = logging.getLogger(__name__)
+
+EngineFactory = Callable[[Path, LoadParams], Engine]
+BATCH_SECONDS = 1 / 30  # UI updates at ~30 Hz, whatever the token rate
+
+
+def llama_factory(path: Path, load: LoadParams) -> Engine:
+    return LlamaEngine(path, load)
+
+
+class GenerationWorker(QObject):
+    model_loaded = Signal(str, int)  # model path, context size
+    model_failed = Signal(str)  # user message
+    events_ready = Signal(int, list)  # request id, batch of events
+    generation_finished = Signal(int)  # request id
+    generation_failed = Signal(int, str)  # request id, user message (before any event)
+
+    def __init__(self, factory: EngineFactory = llama_factory) -> None:
+        super().__init__()
+        self._factory = factory
+        self._engine: Engine | None = None
+
+    @Slot(str, object)
+    def load(self, path: str, load: LoadParams) -> None:
+        self.close()
+        try:
+            self._engine = self._factory(Path(path), load)
+        except AppError as exc:
+            self.model_failed.emit(exc.user_message)
+            return
+        except Exception as exc:  # never let a load failure kill the worker thread
+            log.exception("model load failed")
+            self.model_failed.emit(f"The model could not be loaded: {exc}")
+            return
+        self.model_loaded.emit(path, self._engine.context_size)
+
+    @Slot(int, list, object, object, object)
+    def generate(self, request_id: int, messages: list, params: GenParams,
+                 cancel: threading.Event, answer_now: threading.Event) -> None:
+        if self._engine is None:
+            self.generation_failed.emit(request_id, "No model is loaded. Choose a model first.")
+            return
+        batch: list = []
+        last = time.perf_counter()
+        try:
+            for event in self._engine.stream(messages, params, cancel, answer_now):
+                batch.append(event)
+                now = time.perf_counter()
+                if now - last >= BATCH_SECONDS:
+                    self.events_ready.emit(request_id, batch)
+                    batch, last = [], now
+        except AppError as exc:
+            self.generation_failed.emit(request_id, exc.user_message)
+            return
+        except Exception as exc:
+            log.exception("generation failed")
+            self.generation_failed.emit(request_id, f"Generation failed: {exc}")
+            return
+        if batch:
+            self.events_ready.emit(request_id, batch)
+        self.generation_finished.emit(request_id)
+
+    @Slot()
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
