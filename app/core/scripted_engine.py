@@ -53,8 +53,10 @@ class ScriptedEngine:
         think_end = None
         finish, sent, pos, think_sent = "stop", 0, 0, 0
         while pos < len(self.script):
-            if self.gate is not None:
-                self.gate.acquire()
+            # Held at the gate, yet still answering cancel (as the real engine does).
+            while self.gate is not None and not self.gate.acquire(timeout=0.05):
+                if cancel.is_set():
+                    break
             if cancel.is_set():
                 finish = "cancelled"
                 break

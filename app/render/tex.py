@@ -46,6 +46,7 @@ _ENV = re.compile(r"\s*\\begin\{([a-zA-Z]+\*?)\}(?:\{\d+\})?(.*)\\end\{\1\}\s*",
 _ROW_SKIP = re.compile(r"^\s*\[[^\]]*\]")  # "\\[4pt]": extra row spacing, ignored
 _BOXED = re.compile(r"\\boxed(?![a-zA-Z])")
 _UNESCAPED_DOLLAR = re.compile(r"(?<!\\)\$")
+_COMMENT = re.compile(r"(?<!\\)%.*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,8 @@ Grid = tuple[tuple[Cell, ...], ...]  # rows of cells
 
 
 def normalize(tex: str) -> str:
+    # mathtext reads one line: drop % comments, then join the lines.
+    tex = " ".join(_COMMENT.sub("", line) for line in tex.splitlines())
     tex = _BIG.sub("", tex)
     for pattern, repl in _WITH_ARG:
         tex = pattern.sub(repl, tex)

@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, Signal
+from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, QTimer, Signal
 
 from app.core.engine import LoadParams
 from app.core.store import Store, StoredMessage
@@ -21,6 +21,7 @@ from app.ui.workers import EngineFactory, GenerationWorker, llama_factory
 
 log = logging.getLogger(__name__)
 SAVE_EVERY_SECONDS = 1.0  # a killed app loses at most this much of a streaming reply
+VIEW_UPDATE_MS = 33  # events reach the view at ~30 Hz, however fast tokens come
 _FINAL_STATE = {"stop": "complete", "length": "complete", "cancelled": "cancelled", "error": "error"}
 
 
@@ -35,6 +36,7 @@ class _Stream:
     stats: Stats | None = None
     error: str | None = None
     saved_at: float = field(default_factory=time.monotonic)
+    pending: list = field(default_factory=list)  # events not yet shown
 
 
 class ChatController(QObject):
@@ -60,6 +62,10 @@ class ChatController(QObject):
         self._stream: _Stream | None = None
         self._next_request = 0
         self.param_overrides: dict = {}  # per-session GenParams changes (the self-test's grammar)
+        self._flush_timer = QTimer(self)
+        self._flush_timer.setSingleShot(True)
+        self._flush_timer.setInterval(VIEW_UPDATE_MS)
+        self._flush_timer.timeout.connect(self._flush)
         self._thread = QThread()
         self._thread.setObjectName("generation")
         self._worker = GenerationWorker(factory)
@@ -229,6 +235,17 @@ class ChatController(QObject):
                 stream.stats = ev.stats
             elif ev.kind == "error":
                 stream.error = ev.message
+        stream.pending.extend(events)
+        if not self._flush_timer.isActive():
+            self._flush_timer.start()
+
+    def _flush(self) -> None:
+        """Hand the events gathered since the last update to the view; save every second."""
+        self._flush_timer.stop()
+        stream = self._stream
+        if stream is None or not stream.pending:
+            return
+        events, stream.pending = stream.pending, []
         self.stream_updated.emit(stream.message_id, events)
         if time.monotonic() - stream.saved_at >= SAVE_EVERY_SECONDS:
             self.store.update_stream(stream.message_id, "".join(stream.answer), "".join(stream.reasoning))
@@ -249,6 +266,7 @@ class ChatController(QObject):
             self.notice.emit(message)
 
     def _finish(self, stream: _Stream, state: str, error: str | None, stats: Stats | None) -> None:
+        self._flush()
         self.store.finish_message(
             stream.message_id,
             state=state,

@@ -67,13 +67,13 @@ def test_boxed_draws_a_frame():
         a = alpha(png)
         return bool(((a > 0.5).mean(axis=0) > 0.8).any())  # a column opaque nearly top to bottom
 
-    plain = rmath.render_tex("42", 15, "#000000")
-    boxed = rmath.render_tex(r"\boxed{42}", 15, "#000000")
+    plain = rmath.render_tex("42", 15, "#000000", display=True)
+    boxed = rmath.render_tex(r"\boxed{42}", 15, "#000000", display=True)
     assert boxed.width > plain.width and boxed.height > plain.height
     assert has_frame_column(boxed.png) and not has_frame_column(plain.png)
     # Also inside a larger expression, and \fbox as a synonym.
     assert has_frame_column(rmath.render_tex(r"x = \boxed{\frac{1}{2}} + y", 15, "#000000", display=True).png)
-    assert has_frame_column(rmath.render_tex(r"\fbox{7}", 15, "#000000").png)
+    assert has_frame_column(rmath.render_tex(r"\fbox{7}", 15, "#000000", display=True).png)
 
 
 @pytest.mark.parametrize("tex", [r"\frac{1}{", r"\nosuchcommand x", "}", "\\", r"\begin{pmatrix} a \end{pmatrix}", " "])

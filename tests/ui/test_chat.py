@@ -1,0 +1,211 @@
+"""The chat window on a real SQLite file with a scripted engine behind the real worker thread."""
+
+from __future__ import annotations
+
+import threading
+
+from PySide6.QtCore import Qt
+
+from app.core.errors import ModelMissing
+from app.core.scripted_engine import ScriptedEngine
+from app.ui.export import thread_markdown
+
+
+def reply_widget(app):
+    reply = app.store.path(app.controller.thread_id)[-1]
+    return reply, app.window.chat.widgets[reply.id]
+
+
+def test_send_streams_thinking_and_answer_into_their_parts(make_app):
+    app = make_app()
+    app.load()
+    app.ask("How many primes are below 20?")
+    user, reply = app.store.path(app.controller.thread_id)
+    assert (user.role, reply.role, reply.state) == ("user", "assistant", "complete")
+    assert reply.reasoning.startswith("Count them") and reply.content.startswith("There are **8**")
+    widget = app.window.chat.widgets[reply.id]
+    assert widget.reasoning.text() == reply.reasoning
+    html = widget.answer.document().toHtml()
+    assert "<table" in html and "print" in widget.answer.toPlainText()
+    assert "Count them" not in widget.answer.toPlainText()
+    assert widget.answer.block_count >= 4  # paragraph, table, code, math paragraph
+    assert not widget.reasoning.expanded
+    assert widget.reasoning.header.text().startswith("Thought for")
+    assert app.window.thread_list.count() == 1
+    assert app.window.thread_list.item(0).text() == "How many primes are below 20?"
+
+
+def test_thinking_is_open_while_thinking_then_folds_and_toggles(make_app, qtbot):
+    app = make_app()
+    app.gate = threading.Semaphore(0)
+    app.load()
+    assert app.controller.send("Count primes")
+    app.gate.release(4)  # a few pieces of the thinking only
+    qtbot.waitUntil(lambda: bool(reply_widget(app)[1].reasoning.text()))
+    _, widget = reply_widget(app)
+    assert widget.reasoning.expanded and widget.reasoning.header.text().startswith("Thinking")
+    assert widget.answer.toPlainText() == ""
+    with qtbot.waitSignal(app.controller.busy_changed, timeout=20000):
+        app.gate.release(1000)
+    reply, widget = reply_widget(app)
+    assert not widget.reasoning.expanded
+    qtbot.mouseClick(widget.reasoning.header, Qt.MouseButton.LeftButton)
+    assert widget.reasoning.expanded
+    assert app.store.get_message(reply.id).reasoning_expanded is True
+
+
+def test_stop_keeps_the_partial_reply(make_app, qtbot):
+    app = make_app()
+    app.gate = threading.Semaphore(0)
+    app.load()
+    app.controller.send("Count primes")
+    app.gate.release(3)
+    qtbot.waitUntil(lambda: bool(reply_widget(app)[1].reasoning.text()))
+    with qtbot.waitSignal(app.controller.busy_changed, timeout=20000):
+        app.window.send_button.click()  # the Send button is Stop while busy
+        app.gate.release(1000)
+    reply, widget = reply_widget(app)
+    assert reply.state == "cancelled" and reply.reasoning and not reply.content
+    assert "stopped" in widget.reasoning.header.text()
+
+
+def test_answer_now_ends_thinking_and_answers(make_app, qtbot):
+    app = make_app()
+    app.gate = threading.Semaphore(0)
+    app.load()
+    app.controller.send("Count primes")
+    app.gate.release(2)
+    qtbot.waitUntil(lambda: bool(reply_widget(app)[1].reasoning.text()))
+    assert app.window.answer_now_button.isEnabled()
+    with qtbot.waitSignal(app.controller.busy_changed, timeout=20000):
+        app.window.answer_now_button.click()
+        app.gate.release(1000)
+    reply, _ = reply_widget(app)
+    assert reply.state == "complete" and reply.content.startswith("There are")
+    assert "eight" not in reply.reasoning  # the rest of the thinking was skipped
+
+
+def test_regenerate_and_edit_keep_switchable_branches(make_app, qtbot):
+    app = make_app()
+    app.load()
+    app.ask("First question")
+    user, first = app.store.path(app.controller.thread_id)
+    with qtbot.waitSignal(app.controller.busy_changed, check_params_cb=lambda b: not b, timeout=20000):
+        app.controller.regenerate(first.id)
+    second = app.store.path(app.controller.thread_id)[-1]
+    assert second.id != first.id and [m.id for m in app.store.siblings(second.id)] == [first.id, second.id]
+    app.controller.switch_branch(second.id, -1)
+    assert app.store.path(app.controller.thread_id)[-1].id == first.id
+    assert app.window.chat.widgets[first.id].findChild(type(app.window.stats_label), "") is not None
+    with qtbot.waitSignal(app.controller.busy_changed, check_params_cb=lambda b: not b, timeout=20000):
+        app.controller.edit_and_resend(user.id, "Edited question")
+    path = app.store.path(app.controller.thread_id)
+    assert path[0].content == "Edited question" and len(app.store.siblings(path[0].id)) == 2
+    assert app.engines[-1].requests[-1][-1].content == "Edited question"
+    app.controller.delete_message(path[-1].id)
+    assert [m.id for m in app.store.path(app.controller.thread_id)] == [path[0].id]
+
+
+def test_follow_up_sends_answers_without_thinking(make_app):
+    app = make_app()
+    app.load()
+    app.ask("One")
+    app.ask("Two")
+    sent = app.engines[-1].requests[-1]
+    assert [m.role for m in sent] == ["system", "user", "assistant", "user"]
+    assert "Count them" not in sent[2].content and sent[2].content.startswith("There are")
+
+
+def test_search_rename_delete_and_undo(make_app):
+    app = make_app()
+    app.load()
+    app.ask("Apples and pears")
+    app.controller.new_thread()
+    app.ask("Boats")
+    window = app.window
+    assert window.thread_list.count() == 2
+    window.search.setText("primes below")  # in both answers
+    assert window.thread_list.count() == 2
+    window.search.setText("apples")
+    assert window.thread_list.count() == 1
+    thread_id = window.thread_list.item(0).data(Qt.ItemDataRole.UserRole)
+    app.controller.rename_thread(thread_id, "Fruit")
+    assert window.thread_list.item(0).text() == "Fruit"
+    window.search.clear()
+    window.delete_thread(thread_id)
+    assert window.thread_list.count() == 1 and window.undo_button.isVisibleTo(window)
+    window.undo_button.click()
+    assert window.thread_list.count() == 2 and app.controller.thread_id == thread_id
+
+
+def test_history_survives_a_restart(make_app):
+    app = make_app()
+    app.load()
+    app.ask("Remember me")
+    thread_id = app.controller.thread_id
+    app.close()
+    again = make_app()
+    assert again.window.thread_list.count() == 1
+    again.controller.select_thread(thread_id)
+    reply = again.store.path(thread_id)[-1]
+    widget = again.window.chat.widgets[reply.id]
+    assert widget.reasoning.text().startswith("Count them") and "There are 8" in widget.answer.toPlainText()
+
+
+def test_without_a_model_nothing_is_lost(make_app, qtbot):
+    app = make_app()
+    app.window.composer.setPlainText("A question")
+    with qtbot.waitSignal(app.controller.notice):
+        app.window.send_button.click()
+    assert app.window.composer.toPlainText() == "A question"
+    assert app.store.list_threads() == []
+
+
+def test_model_load_failure_is_shown(make_app, qtbot):
+    app = make_app()
+
+    def broken(path, load):
+        raise ModelMissing("The model file /nope.gguf does not exist.")
+
+    app.controller._worker._factory = broken
+    with qtbot.waitSignal(app.controller.model_changed, check_params_cb=lambda s, t: s == "failed"):
+        app.controller.load_model("/nope.gguf")
+    assert "does not exist" in app.window.statusBar().currentMessage()
+    assert not app.controller.model_ready
+
+
+def test_context_overflow_becomes_a_readable_error(make_app, qtbot):
+    app = make_app()
+    app.load()
+    app.controller._worker._engine = ScriptedEngine(context_size=64)
+    with qtbot.waitSignal(app.controller.busy_changed, check_params_cb=lambda b: not b, timeout=20000):
+        app.controller.send("word " * 100)
+    reply, widget = reply_widget(app)
+    assert reply.state == "error" and "too long" in reply.error
+    assert widget.error_label.isVisibleTo(widget) and "too long" in widget.error_label.text()
+    app.controller._worker._engine = ScriptedEngine()  # a model with room again
+    app.controller.new_thread()
+    app.ask("Short")  # the app keeps working
+    assert reply_widget(app)[0].state == "complete"
+
+
+def test_export_markdown_folds_thinking(make_app):
+    app = make_app()
+    app.load()
+    app.ask("Export me")
+    text = thread_markdown("Export me", app.store.path(app.controller.thread_id))
+    assert "<details>" in text and "Count them" in text and "There are **8**" in text
+
+
+def test_closing_leaves_no_thread_or_timer(make_app, qtbot):
+    app = make_app()
+    app.gate = threading.Semaphore(0)
+    app.load()
+    app.controller.send("Close while streaming")
+    app.gate.release(2)
+    qtbot.waitUntil(lambda: bool(reply_widget(app)[1].reasoning.text()))
+    app.gate.release(10_000)
+    app.close()
+    assert not app.controller._thread.isRunning()
+    assert not app.window.chat._tick.isActive()
+    assert app.engines[-1].closed
