@@ -41,6 +41,8 @@ class MainWindow(QMainWindow):
         self.thread_list = QListWidget()
         self.thread_list.setObjectName("threadList")
         self.thread_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.thread_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.thread_list.setTextElideMode(Qt.TextElideMode.ElideRight)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(6, 6, 0, 6)
