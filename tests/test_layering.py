@@ -1,4 +1,5 @@
-"""app/core is the part every client shares: it must never pull in Qt."""
+"""app/core and app/render are shared by every client: they must never pull in Qt
+(and render never pyplot, which would pick a GUI backend)."""
 
 from __future__ import annotations
 
@@ -7,25 +8,37 @@ import subprocess
 import sys
 from pathlib import Path
 
-CORE = Path(__file__).resolve().parents[1] / "app" / "core"
+import pytest
+
+APP = Path(__file__).resolve().parents[1] / "app"
+QT = ("PySide6", "shiboken6")
 
 
-def test_core_sources_do_not_import_qt():
-    for path in CORE.glob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            assert not any(n.split(".")[0] in ("PySide6", "shiboken6") for n in names), path
+def imported_names(path: Path) -> list[str]:
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.append(node.module)
+    return names
 
 
-def test_importing_core_and_cli_loads_no_qt():
+@pytest.mark.parametrize("package", ["core", "render"])
+def test_sources_import_neither_qt_nor_pyplot(package):
+    for path in (APP / package).glob("*.py"):
+        names = imported_names(path)
+        assert not any(n.split(".")[0] in QT for n in names), path
+        assert not any(n.startswith("matplotlib.pyplot") for n in names), path
+
+
+def test_core_cli_and_rendering_load_no_qt_or_pyplot():
     code = (
         "import sys, pkgutil, importlib, app.core, app.cli\n"
         "for m in pkgutil.iter_modules(app.core.__path__): importlib.import_module('app.core.' + m.name)\n"
-        "print(sorted(m for m in sys.modules if m.startswith(('PySide6', 'shiboken6'))))"
+        "from app.render import render_markdown\n"
+        "assert len(render_markdown('$$x^2$$ and $y$').images) == 2\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('PySide6', 'shiboken6', 'matplotlib.pyplot'))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
