@@ -51,7 +51,12 @@ def run_gui(args: argparse.Namespace, qt_args: list[str]) -> int:
     from app.ui.main_window import MainWindow
     from app.ui.theme import apply_theme
 
+    import threading
+
+    from app.render.math import warm_up
+
     log.info("%s %s starting", APP_NAME, __version__)
+    threading.Thread(target=warm_up, name="math-warm-up", daemon=True).start()
     app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
     app.setApplicationName(APP_NAME)
     app.setApplicationVersion(__version__)

@@ -60,9 +60,20 @@ class _Item:  # one measured segment, in px (pt at 72 dpi)
     baseline: float = 0.0  # from the top
 
 
+# matplotlib is not thread-safe; the lock lets warm_up() run on a helper thread.
+_LOCK = threading.Lock()
+
+
 def render_tex(tex: str, size: float, color: str, *, display: bool = False, dpi: int = DEFAULT_DPI) -> MathImage | None:
     """PNG of `tex` at font size `size` px, or None if mathtext cannot typeset it."""
-    return _render(tex.strip(), float(size), color, int(dpi), bool(display))
+    with _LOCK:
+        return _render(tex.strip(), float(size), color, int(dpi), bool(display))
+
+
+def warm_up() -> None:
+    """Import matplotlib and typeset once (~0.4 s), so the first formula in an answer
+    does not freeze the window. Meant for a background thread at start-up."""
+    render_tex("x^2", 15.0, "#000000")
 
 
 def cache_info() -> functools._CacheInfo:
