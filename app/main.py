@@ -46,7 +46,7 @@ def run_gui(args: argparse.Namespace, qt_args: list[str]) -> int:
 
     from app.core.errors import AppError
     from app.core.store import Store
-    from app.settings import load_settings
+    from app.settings import load_settings, save_settings
     from app.ui.controller import ChatController
     from app.ui.main_window import MainWindow
     from app.ui.theme import apply_theme
@@ -70,6 +70,7 @@ def run_gui(args: argparse.Namespace, qt_args: list[str]) -> int:
         Dialogs.error(None, exc.user_message)
         return 1
     controller = ChatController(store, settings)
+    controller.settings_changed.connect(lambda new: save_settings(paths.config_dir(), new))
     window = MainWindow(controller, dark=dark)
     window.show()
     model = args.model or settings.model_path

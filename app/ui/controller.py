@@ -48,6 +48,7 @@ class ChatController(QObject):
     model_changed = Signal(str, str)  # state: none|loading|ready|failed, text for people
     notice = Signal(str)  # a message for the person (errors, what to do next)
     stats_updated = Signal(object)  # Stats of the last reply
+    settings_changed = Signal(object)  # Settings, to be saved
 
     _load_requested = Signal(str, object)
     _generate_requested = Signal(int, list, object, object, object)
@@ -92,12 +93,23 @@ class ChatController(QObject):
 
     def _on_model_loaded(self, path: str, context_size: int) -> None:
         self.context_size = context_size
+        if path != self.settings.model_path:  # reopen it at the next start
+            self.settings = self.settings.with_changes(model_path=path)
+            self.settings_changed.emit(self.settings)
         self.model_changed.emit("ready", path.rsplit("/", 1)[-1])
 
     def _on_model_failed(self, message: str) -> None:
         self.model_path = None
         self.model_changed.emit("failed", message)
         self.notice.emit(message)
+
+    def apply_settings(self, settings: Settings) -> None:
+        """Use new settings from the next reply on; reload the model if its load options changed."""
+        reload = (settings.context_size, settings.n_gpu_layers) != (self.settings.context_size, self.settings.n_gpu_layers)
+        self.settings = settings
+        self.settings_changed.emit(settings)
+        if reload and self.model_path and not self.busy:
+            self.load_model(self.model_path)
 
     @property
     def model_ready(self) -> bool:

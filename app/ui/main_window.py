@@ -63,7 +63,8 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.context_meter)
         bar.addWidget(self.open_model_button)
 
-        self.chat = ChatView(dark=dark)
+        settings = self.controller.settings if self.controller else None
+        self.chat = ChatView(settings.layout if settings else "auto", settings.thinking_expanded if settings else False, dark)
         self.composer = Composer()
         self.send_button = QPushButton("Send")
         self.send_button.setObjectName("sendButton")
@@ -102,6 +103,7 @@ class MainWindow(QMainWindow):
         self.new_action = self._action(menu, "New thread", QKeySequence.StandardKey.New, self._new_thread)
         self._action(menu, "Open model…", QKeySequence.StandardKey.Open, self._open_model)
         self._action(menu, "Export thread as Markdown…", None, self._export)
+        self._action(menu, "Settings…", QKeySequence.StandardKey.Preferences, self.open_settings)
         menu.addSeparator()
         self._action(menu, "Quit", QKeySequence.StandardKey.Quit, self.close)
         edit = self.menuBar().addMenu("&Edit")
@@ -191,6 +193,18 @@ class MainWindow(QMainWindow):
             self.controller.select_thread(self._deleted_thread)
             self._deleted_thread = None
         self.undo_button.hide()
+
+    def open_settings(self) -> None:
+        from app.ui.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.controller.settings, self)
+        if dialog.exec():
+            self.apply_settings(dialog.result_settings())
+
+    def apply_settings(self, settings) -> None:
+        self.controller.apply_settings(settings)
+        self.chat.thinking_expanded = settings.thinking_expanded
+        self.chat.set_layout_mode(settings.layout)
 
     def _export(self) -> None:
         c = self.controller
