@@ -42,7 +42,7 @@ class _Stream:
 class ChatController(QObject):
     threads_changed = Signal()
     conversation_changed = Signal(object)  # list[StoredMessage]: the current branch
-    stream_updated = Signal(int, list)  # message id, events
+    stream_updated = Signal(int, object)  # message id, list of events (see workers.events_ready)
     message_finished = Signal(object)  # StoredMessage
     busy_changed = Signal(bool)
     model_changed = Signal(str, str)  # state: none|loading|ready|failed, text for people
@@ -51,7 +51,7 @@ class ChatController(QObject):
     settings_changed = Signal(object)  # Settings, to be saved
 
     _load_requested = Signal(str, object)
-    _generate_requested = Signal(int, list, object, object, object)
+    _generate_requested = Signal(int, object, object, object, object)
 
     def __init__(self, store: Store, settings: Settings, factory: EngineFactory = llama_factory) -> None:
         super().__init__()

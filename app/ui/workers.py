@@ -30,7 +30,8 @@ def llama_factory(path: Path, load: LoadParams) -> Engine:
 class GenerationWorker(QObject):
     model_loaded = Signal(str, int)  # model path, context size
     model_failed = Signal(str)  # user message
-    events_ready = Signal(int, list)  # request id, batch of events
+    # `object`, not `list`: see tests/ui/test_signal_refcounts.py.
+    events_ready = Signal(int, object)  # request id, list of events
     generation_finished = Signal(int)  # request id
     generation_failed = Signal(int, str)  # request id, user message (before any event)
 
@@ -53,7 +54,7 @@ class GenerationWorker(QObject):
             return
         self.model_loaded.emit(path, self._engine.context_size)
 
-    @Slot(int, list, object, object, object)
+    @Slot(int, object, object, object, object)
     def generate(self, request_id: int, messages: list, params: GenParams,
                  cancel: threading.Event, answer_now: threading.Event) -> None:
         if self._engine is None:
