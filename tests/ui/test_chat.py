@@ -16,6 +16,17 @@ def reply_widget(app):
     return reply, app.window.chat.widgets[reply.id]
 
 
+def start_held(make_app, qtbot, pieces: int):
+    """A reply held after `pieces` pieces of its thinking, shown on screen."""
+    app = make_app()
+    app.gate = threading.Semaphore(0)
+    app.load()
+    assert app.controller.send("Count primes")
+    app.gate.release(pieces)
+    qtbot.waitUntil(lambda: bool(reply_widget(app)[1].reasoning.text()))
+    return app
+
+
 def test_send_streams_thinking_and_answer_into_their_parts(make_app):
     app = make_app()
     app.load()
@@ -36,12 +47,7 @@ def test_send_streams_thinking_and_answer_into_their_parts(make_app):
 
 
 def test_thinking_is_open_while_thinking_then_folds_and_toggles(make_app, qtbot):
-    app = make_app()
-    app.gate = threading.Semaphore(0)
-    app.load()
-    assert app.controller.send("Count primes")
-    app.gate.release(4)  # a few pieces of the thinking only
-    qtbot.waitUntil(lambda: bool(reply_widget(app)[1].reasoning.text()))
+    app = start_held(make_app, qtbot, 4)
     _, widget = reply_widget(app)
     assert widget.reasoning.expanded and widget.reasoning.header.text().startswith("Thinking")
     assert widget.answer.toPlainText() == ""
@@ -55,12 +61,7 @@ def test_thinking_is_open_while_thinking_then_folds_and_toggles(make_app, qtbot)
 
 
 def test_stop_keeps_the_partial_reply(make_app, qtbot):
-    app = make_app()
-    app.gate = threading.Semaphore(0)
-    app.load()
-    app.controller.send("Count primes")
-    app.gate.release(3)
-    qtbot.waitUntil(lambda: bool(reply_widget(app)[1].reasoning.text()))
+    app = start_held(make_app, qtbot, 3)
     with qtbot.waitSignal(app.controller.busy_changed, timeout=20000):
         app.window.send_button.click()  # the Send button is Stop while busy
         app.gate.release(1000)
@@ -70,12 +71,7 @@ def test_stop_keeps_the_partial_reply(make_app, qtbot):
 
 
 def test_answer_now_ends_thinking_and_answers(make_app, qtbot):
-    app = make_app()
-    app.gate = threading.Semaphore(0)
-    app.load()
-    app.controller.send("Count primes")
-    app.gate.release(2)
-    qtbot.waitUntil(lambda: bool(reply_widget(app)[1].reasoning.text()))
+    app = start_held(make_app, qtbot, 2)
     assert app.window.answer_now_button.isEnabled()
     with qtbot.waitSignal(app.controller.busy_changed, timeout=20000):
         app.window.answer_now_button.click()
@@ -198,12 +194,7 @@ def test_export_markdown_folds_thinking(make_app):
 
 
 def test_closing_leaves_no_thread_or_timer(make_app, qtbot):
-    app = make_app()
-    app.gate = threading.Semaphore(0)
-    app.load()
-    app.controller.send("Close while streaming")
-    app.gate.release(2)
-    qtbot.waitUntil(lambda: bool(reply_widget(app)[1].reasoning.text()))
+    app = start_held(make_app, qtbot, 2)
     app.gate.release(10_000)
     app.close()
     assert not app.controller._thread.isRunning()
