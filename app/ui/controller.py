@@ -49,8 +49,10 @@ class ChatController(QObject):
     notice = Signal(str)  # a message for the person (errors, what to do next)
     stats_updated = Signal(object)  # Stats of the last reply
     settings_changed = Signal(object)  # Settings, to be saved
+    context_measured = Signal(int, int, int)  # conversation tokens, reserved for the reply, context size
 
     _load_requested = Signal(str, object)
+    _count_requested = Signal(object)
     _generate_requested = Signal(int, object, object, object, object)
 
     def __init__(self, store: Store, settings: Settings, factory: EngineFactory = llama_factory) -> None:
@@ -78,6 +80,9 @@ class ChatController(QObject):
         self._worker.events_ready.connect(self._on_events)
         self._worker.generation_finished.connect(self._on_finished)
         self._worker.generation_failed.connect(self._on_failed)
+        self._count_requested.connect(self._worker.count)
+        self._worker.prompt_counted.connect(self._on_counted)
+        self.conversation_changed.connect(lambda _: self.measure_context())
         self._thread.start()
         interrupted = store.mark_interrupted()
         if interrupted:
@@ -93,10 +98,23 @@ class ChatController(QObject):
 
     def _on_model_loaded(self, path: str, context_size: int) -> None:
         self.context_size = context_size
+        self.measure_context()
         if path != self.settings.model_path:  # reopen it at the next start
             self.settings = self.settings.with_changes(model_path=path)
             self.settings_changed.emit(self.settings)
         self.model_changed.emit("ready", path.rsplit("/", 1)[-1])
+
+    def measure_context(self) -> None:
+        """Ask the worker how much of the context the current conversation takes."""
+        if not self.model_ready or self.busy:
+            return
+        path = self.store.path(self.thread_id) if self.thread_id else []
+        messages = self._history(path[-1]) if path else self._system_messages(None)
+        self._count_requested.emit(messages)
+
+    def _on_counted(self, tokens: int, context_size: int) -> None:
+        reserve = min(self.settings.max_tokens, 1024, context_size // 4)
+        self.context_measured.emit(tokens, reserve, context_size)
 
     def _on_model_failed(self, message: str) -> None:
         self.model_path = None
@@ -209,10 +227,13 @@ class ChatController(QObject):
 
     # -- generation ------------------------------------------------------------------
 
-    def _history(self, upto: StoredMessage) -> list[Message]:
-        thread = self.store.get_thread(upto.thread_id)
+    def _system_messages(self, thread_id: int | None) -> list[Message]:
+        thread = self.store.get_thread(thread_id) if thread_id else None
         system = thread.system_prompt if thread and thread.system_prompt is not None else self.settings.system_prompt
-        messages = [Message("system", system)] if system else []
+        return [Message("system", system)] if system else []
+
+    def _history(self, upto: StoredMessage) -> list[Message]:
+        messages = self._system_messages(upto.thread_id)
         for m in self.store.path(upto.thread_id):
             # Earlier replies go back without their thinking, as the model's template does.
             if m.role in ("user", "assistant") and (m.content or m.role == "user"):
@@ -298,6 +319,7 @@ class ChatController(QObject):
             self.stats_updated.emit(stats)
         self.message_finished.emit(self.store.get_message(stream.message_id))
         self.busy_changed.emit(False)
+        self.measure_context()
 
     # -- shutdown --------------------------------------------------------------------
 

@@ -141,6 +141,7 @@ class MainWindow(QMainWindow):
         c.model_changed.connect(self._model_changed)
         c.notice.connect(lambda text: self.statusBar().showMessage(text))
         c.stats_updated.connect(self._stats)
+        c.context_measured.connect(self.show_context)
 
     # -- threads -------------------------------------------------------------------------
 
@@ -262,11 +263,16 @@ class MainWindow(QMainWindow):
             f"{stats.tokens_per_second:.1f} tok/s · {stats.generated_tokens:,} tokens · "
             f"thought {stats.think_seconds:.0f} s · answered in {stats.answer_seconds:.0f} s"
         )
-        used = stats.prompt_tokens + stats.generated_tokens
-        size = max(stats.context_size, 1)
-        self.context_meter.setMaximum(size)
-        self.context_meter.setValue(min(used, size))
-        self.context_meter.setFormat(f"{used:,} / {size:,} tokens")
+
+    def show_context(self, tokens: int, reserve: int, size: int) -> None:
+        """System prompt + history, plus what is kept free for the next reply, against the context."""
+        self.context_meter.setMaximum(max(size, 1))
+        self.context_meter.setValue(min(tokens + reserve, size))
+        self.context_meter.setFormat(f"{tokens:,} + {reserve:,} reply / {size:,}")
+        self.context_meter.setToolTip(
+            f"The conversation takes {tokens:,} tokens (system prompt and history, answers without their "
+            f"thinking); {reserve:,} are kept free for the reply; the context holds {size:,}."
+        )
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         self.chat.shutdown()

@@ -34,6 +34,7 @@ class GenerationWorker(QObject):
     events_ready = Signal(int, object)  # request id, list of events
     generation_finished = Signal(int)  # request id
     generation_failed = Signal(int, str)  # request id, user message (before any event)
+    prompt_counted = Signal(int, int)  # tokens the conversation takes, context size
 
     def __init__(self, factory: EngineFactory = llama_factory) -> None:
         super().__init__()
@@ -74,6 +75,16 @@ class GenerationWorker(QObject):
             self.generation_failed.emit(request_id, f"Generation failed: {exc}")
             return
         self.generation_finished.emit(request_id)
+
+    @Slot(object)
+    def count(self, messages: list) -> None:
+        """Measure a conversation with the loaded model's tokenizer (for the context meter)."""
+        if self._engine is None:
+            return
+        try:
+            self.prompt_counted.emit(self._engine.count_prompt_tokens(messages), self._engine.context_size)
+        except Exception:  # a meter reading is never worth an error dialog
+            log.exception("token count failed")
 
     @Slot()
     def close(self) -> None:

@@ -200,3 +200,15 @@ def test_closing_leaves_no_thread_or_timer(make_app, qtbot):
     assert not app.controller._thread.isRunning()
     assert not app.window.chat._tick.isActive()
     assert app.engines[-1].closed
+
+
+def test_context_meter_counts_history_and_reserve(make_app, qtbot):
+    app = make_app()
+    with qtbot.waitSignal(app.controller.context_measured) as first:
+        app.load()
+    tokens0, reserve, size = first.args
+    assert size == 4096 and reserve == 1024 and tokens0 > 0  # the system prompt alone
+    with qtbot.waitSignal(app.controller.context_measured) as after:
+        app.ask("How many primes are below 20?")
+    assert after.args[0] > tokens0
+    assert app.window.context_meter.format().endswith("/ 4,096")
