@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="a .gguf model to load at start")
     parser.add_argument("--self-test", action="store_true", help="ask one question in the real window and exit")
     parser.add_argument("--screenshot", help="with --self-test: save a PNG of the window here")
+    parser.add_argument("--measure-start", action="store_true", help=argparse.SUPPRESS)  # bench/cold_start.py
     args, qt_args = parser.parse_known_args(argv)
     return run_gui(args, qt_args)
 
@@ -78,9 +79,35 @@ def run_gui(args: argparse.Namespace, qt_args: list[str]) -> int:
         from app.ui.self_test import SelfTest
 
         return SelfTest(app, window, controller, args.model, args.screenshot).run()
+    if args.measure_start:
+        return _report_start(app, window, store)
     sys.excepthook = _excepthook
     if model:
         controller.load_model(model)
+    code = app.exec()
+    store.close()
+    return code
+
+
+def _report_start(app, window, store) -> int:
+    """Print when the window was first painted and the memory in use, then quit."""
+    import json
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    def report() -> None:
+        rss_kb = 0
+        try:
+            with open("/proc/self/status", encoding="ascii") as fh:
+                rss_kb = next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
+        except (OSError, StopIteration):
+            pass
+        print(json.dumps({"shown_at": time.time(), "rss_mb": round(rss_kb / 1024, 1)}), flush=True)
+        window.close()
+        app.quit()
+
+    QTimer.singleShot(0, report)  # runs once the window has been shown and painted
     code = app.exec()
     store.close()
     return code
