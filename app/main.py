@@ -61,6 +61,9 @@ def run_gui(args: argparse.Namespace, qt_args: list[str]) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
     app.setApplicationName(APP_NAME)
     app.setApplicationVersion(__version__)
+    from PySide6.QtGui import QIcon
+
+    app.setWindowIcon(QIcon(str(paths.resource("icons", "ponder.svg"))))
     settings = load_settings(paths.config_dir())
     dark = apply_theme(app, settings.theme)
     try:

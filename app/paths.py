@@ -44,3 +44,11 @@ def cache_dir() -> Path:
 
 def log_dir() -> Path:
     return _dir("log")
+
+
+RESOURCES = Path(__file__).resolve().parents[1] / "resources"
+
+
+def resource(*parts: str) -> Path:
+    """A file shipped in resources/ (icons, styles)."""
+    return RESOURCES.joinpath(*parts)

@@ -9,3 +9,12 @@ def test_window_shows_app_name(qtbot):
     qtbot.waitExposed(window)
     assert window.windowTitle() == APP_NAME
     assert window.isVisible()
+
+
+def test_app_icon_ships_and_loads(qtbot):
+    from PySide6.QtGui import QIcon
+
+    from app.paths import resource
+
+    icon = QIcon(str(resource("icons", "ponder.svg")))
+    assert not icon.isNull() and not icon.pixmap(64, 64).isNull()
