@@ -46,7 +46,13 @@ def log_dir() -> Path:
     return _dir("log")
 
 
-RESOURCES = Path(__file__).resolve().parents[1] / "resources"
+def _resources() -> Path:
+    # Installed: inside the package (see pyproject.toml); from a checkout: the repo's folder.
+    packaged = Path(__file__).resolve().parent / "resources"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parents[1] / "resources"
+
+
+RESOURCES = _resources()
 
 
 def resource(*parts: str) -> Path:
