@@ -45,12 +45,19 @@ class ChatView(QScrollArea):
     # -- content -------------------------------------------------------------------------
 
     def set_messages(self, messages: list[StoredMessage], siblings: dict[int, tuple[int, int]] | None = None) -> None:
-        for widget in self.widgets.values():
+        """Show `messages`. Widgets for a shared leading run are kept as they are: sending
+        a message only adds two widgets instead of rebuilding (and re-rendering) the thread."""
+        siblings = siblings or {}
+        shown = list(self.widgets)
+        keep = 0
+        while keep < min(len(shown), len(messages)) and shown[keep] == messages[keep].id \
+                and messages[keep].state != "streaming":
+            keep += 1
+        for message_id in shown[keep:]:
+            widget = self.widgets.pop(message_id)
             widget.setParent(None)
             widget.deleteLater()
-        self.widgets.clear()
-        siblings = siblings or {}
-        for message in messages:
+        for message in messages[keep:]:
             self._add(message, siblings.get(message.id, (1, 1)))
         streaming = [m for m in messages if m.state == "streaming"]
         if streaming:

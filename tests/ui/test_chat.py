@@ -212,3 +212,16 @@ def test_context_meter_counts_history_and_reserve(make_app, qtbot):
         app.ask("How many primes are below 20?")
     assert after.args[0] > tokens0
     assert app.window.context_meter.format().endswith("/ 4,096")
+
+
+def test_sending_keeps_the_widgets_already_shown(make_app):
+    app = make_app()
+    app.load()
+    app.ask("One")
+    first_widgets = dict(app.window.chat.widgets)
+    app.ask("Two")
+    for message_id, widget in first_widgets.items():
+        assert app.window.chat.widgets[message_id] is widget  # not rebuilt
+    assert len(app.window.chat.widgets) == 4
+    app.controller.select_thread(app.controller.new_thread())
+    assert app.window.chat.widgets == {}
