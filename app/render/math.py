@@ -72,8 +72,13 @@ def render_tex(tex: str, size: float, color: str, *, display: bool = False, dpi:
 
 def warm_up() -> None:
     """Import matplotlib and typeset once (~0.4 s), so the first formula in an answer
-    does not freeze the window. Meant for a background thread at start-up."""
-    render_tex("x^2", 15.0, "#000000")
+    does not freeze the window. Meant for a background thread at start-up. Both the
+    text and the display sizes are set once: mathtext builds its font caches per size."""
+    from app.render import theme
+
+    for display in (False, True):
+        size = theme.DEFAULT_TEXT_PX * (1.25 if display else 1.0)
+        render_tex(r"\sum_{k=1}^{n} \frac{a_k}{2} = \sqrt{x^2}", size, "#000000", display=display)
 
 
 def cache_info() -> functools._CacheInfo:
