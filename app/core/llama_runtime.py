@@ -76,16 +76,6 @@ def _append(line: str) -> None:
     _count[0] += 1
 
 
-def system_info() -> str:
-    ensure_initialised()
-    return llama_cpp.llama_print_system_info().decode("utf-8", errors="replace")
-
-
-def supports_gpu_offload() -> bool:
-    ensure_initialised()
-    return bool(llama_cpp.llama_supports_gpu_offload())
-
-
 def cpu_has_amx() -> bool:
     """True on CPUs with Intel AMX (Xeon Sapphire Rapids and later).
 

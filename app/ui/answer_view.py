@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QUrl, Signal
+from PySide6.QtCore import QUrl
 from PySide6.QtGui import QGuiApplication, QImage, QTextCursor, QTextDocument
 from PySide6.QtWidgets import QFrame, QSizePolicy, QTextBrowser
 
@@ -11,8 +11,6 @@ from app.render.incremental import IncrementalMarkdown, Update
 
 class AnswerView(QTextBrowser):
     """Only the block still being written is replaced; finished blocks stay as they are."""
-
-    code_copied = Signal(str)
 
     def __init__(self, dark: bool = False) -> None:
         super().__init__()
@@ -65,7 +63,6 @@ class AnswerView(QTextBrowser):
             codes = self._markdown.code_blocks
             if 0 <= index < len(codes):
                 QGuiApplication.clipboard().setText(codes[index])
-                self.code_copied.emit(codes[index])
 
     def _fit_height(self, *_: object) -> None:
         height = int(self.document().size().height()) + 6

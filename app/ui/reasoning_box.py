@@ -36,7 +36,6 @@ class ReasoningBox(QFrame):
         layout.setContentsMargins(6, 2, 6, 6)
         layout.addWidget(self.header)
         layout.addWidget(self.body)
-        self._chars = 0
         self.set_expanded(expanded)
         self.set_live(0)
 
@@ -46,13 +45,11 @@ class ReasoningBox(QFrame):
         cursor = self.body.textCursor()
         cursor.movePosition(QTextCursor.MoveOperation.End)
         cursor.insertText(text)
-        self._chars += len(text)
         bar = self.body.verticalScrollBar()
         bar.setValue(bar.maximum())
 
     def set_text(self, text: str) -> None:
         self.body.setPlainText(text)
-        self._chars = len(text)
 
     def text(self) -> str:
         return self.body.toPlainText()
