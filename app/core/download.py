@@ -1,0 +1,393 @@
+"""Model downloads that resume, verify, and fail with a reason instead of a traceback.
+
+Why not just hf_hub_download: in huggingface_hub 2.x every call writes to a new
+"<sha256>.<random>.incomplete" file and deletes it on failure, so a download killed
+with the app or cut off by the network starts again from zero next time (only a
+drop inside one call is resumed). Here the partial file has a stable name (the
+blob's name plus ".incomplete"), survives any exit, and the next run asks for the
+rest with an HTTP Range. Everything else is huggingface_hub's: the HEAD call for the
+size/sha256/commit, its HTTP session (proxies, offline mode, user agent), its error
+classes, and its cache layout (blobs/, snapshots/, refs/), so files land where other
+tools look for them.
+
+A file is only ever returned after its sha256 matched the Hub's; a file that does not
+match is deleted (or reported "corrupt" by the listing) and never handed out.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import httpx2
+from huggingface_hub import constants, try_to_load_from_cache
+from huggingface_hub.utils import WeakFileLock, build_hf_headers, get_session, hf_raise_for_status
+
+from app.core import hub
+from app.core.catalog import CatalogFile
+from app.core.errors import (
+    AccessDenied,
+    ChecksumMismatch,
+    DiskFull,
+    DownloadCancelled,
+    DownloadError,
+    NotFoundOnHub,
+)
+from app.core.verify import VerifiedStore, is_sha256
+
+log = logging.getLogger(__name__)
+MARGIN_BYTES = 256 * 1024 * 1024  # room left after the file: logs, the chat database, the OS
+PROGRESS_EVERY_S = 0.1
+SPEED_WINDOW_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    done: int  # bytes on disk, including what an earlier run left
+    total: int
+    speed: float  # bytes/s over the last few seconds of this run
+    eta: float | None  # seconds, None while the speed is unknown
+
+    @property
+    def fraction(self) -> float:
+        return self.done / self.total if self.total else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Downloaded:
+    path: Path
+    repo_id: str
+    filename: str
+    sha256: str
+    size: int
+    resumed_from: int  # bytes already on disk when this run started (0: from scratch)
+    fetched: bool  # False when the file was already there
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+def free_bytes(path: Path) -> int:
+    """Free space where `path` (or its nearest existing parent) lives. Tests patch this."""
+    p = Path(path)
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return shutil.disk_usage(p).free
+
+
+def _open_partial(path: Path):
+    """Open the partial file for appending, unbuffered: a kill or a full disk then loses
+    nothing that was reported as written. Tests patch this to simulate a full disk."""
+    return open(path, "ab", buffering=0)
+
+
+def _write_all(fh, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[fh.write(view):]
+
+
+def default_cache_dir() -> Path:
+    return Path(constants.HF_HUB_CACHE)
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    final: Path  # the verified file ends up here (a blob in the HF cache, or DIR/filename)
+    partial: Path
+    lock: Path
+    pointer: Path | None  # cache mode: snapshots/<commit>/<filename>
+    storage: Path | None  # cache mode: models--owner--name
+
+
+def _repo_folder(repo_id: str) -> str:
+    return "models--" + repo_id.replace("/", "--")
+
+
+def _target(remote: hub.RemoteFile, cache_dir: Path | None, dest_dir: Path | None) -> _Target:
+    if dest_dir is not None:
+        final = Path(dest_dir).expanduser() / remote.filename
+        # The sha256 in the name: a partial of an older revision is never continued with newer bytes.
+        partial = final.with_name(f".{final.name}.{remote.sha256[:16]}.incomplete")
+        return _Target(final, partial, partial.with_suffix(".lock"), None, None)
+    cache = Path(cache_dir or default_cache_dir()).expanduser()
+    storage = cache / _repo_folder(remote.repo_id)
+    blob = storage / "blobs" / remote.sha256
+    lock = cache / ".locks" / _repo_folder(remote.repo_id) / f"{remote.sha256}.lock"  # huggingface_hub's own lock
+    pointer = storage / "snapshots" / remote.commit / Path(*remote.filename.split("/"))
+    return _Target(blob, blob.with_name(blob.name + ".incomplete"), lock, pointer, storage)
+
+
+def _link_into_cache(t: _Target, remote: hub.RemoteFile, revision: str) -> Path:
+    """snapshots/<commit>/<file> -> ../../blobs/<sha256>, and refs/<revision>, as huggingface_hub lays them out."""
+    assert t.pointer is not None and t.storage is not None
+    t.pointer.parent.mkdir(parents=True, exist_ok=True)
+    if not t.pointer.exists():
+        try:
+            os.symlink(os.path.relpath(t.final, t.pointer.parent), t.pointer)
+        except OSError:
+            # No symlinks (Windows without developer mode): huggingface_hub moves the blob
+            # into the snapshot in that case; so do we.
+            os.replace(t.final, t.pointer)
+    if revision != remote.commit:
+        refs = t.storage / "refs" / revision
+        refs.parent.mkdir(parents=True, exist_ok=True)
+        refs.write_text(remote.commit)
+    return t.pointer
+
+
+def _local_copy(repo_id: str, filename: str, revision: str, cache_dir: Path | None,
+                dest_dir: Path | None) -> tuple[Path, str | None] | None:
+    """A file already on disk for this repo/file, with the sha256 it should have if known."""
+    if dest_dir is not None:
+        p = Path(dest_dir).expanduser() / filename
+        return (p, None) if p.is_file() else None
+    found = try_to_load_from_cache(repo_id, filename, cache_dir=str(cache_dir or default_cache_dir()),
+                                   revision=revision)
+    if isinstance(found, str) and os.path.isfile(found):
+        blob = Path(os.path.realpath(found))
+        return Path(found), (blob.name if is_sha256(blob.name) else None)
+    return None
+
+
+class _Meter:
+    """Turns bytes written into throttled Progress reports."""
+
+    def __init__(self, total: int, start: int, report: ProgressFn | None) -> None:
+        self.total, self.done, self.report = total, start, report
+        self.samples: deque[tuple[float, int]] = deque([(time.monotonic(), start)])
+        self.last = 0.0
+
+    def add(self, n: int, force: bool = False) -> None:
+        self.done += n
+        now = time.monotonic()
+        if self.report is None or (not force and now - self.last < PROGRESS_EVERY_S):
+            return
+        self.last = now
+        self.samples.append((now, self.done))
+        while len(self.samples) > 2 and now - self.samples[0][0] > SPEED_WINDOW_S:
+            self.samples.popleft()
+        t0, d0 = self.samples[0]
+        speed = (self.done - d0) / (now - t0) if now > t0 else 0.0
+        eta = (self.total - self.done) / speed if speed > 0 else None
+        self.report(Progress(self.done, self.total, speed, eta))
+
+    def restart(self) -> None:
+        self.done = 0
+        self.samples = deque([(time.monotonic(), 0)])
+
+
+def _hash_prefix(path: Path, hasher) -> int:
+    with open(path, "rb") as fh:
+        while chunk := fh.read(4 << 20):
+            hasher.update(chunk)
+    return path.stat().st_size
+
+
+def _check_space(where: Path, needed: int, name: str) -> None:
+    free = free_bytes(where)
+    if free < needed + MARGIN_BYTES:
+        raise DiskFull(
+            f"Not enough disk space for {name}: it needs {_gb(needed + MARGIN_BYTES)} free in {where}, "
+            f"and there is {_gb(free)}. Free some space or choose another folder.",
+            needed=needed, free=free,
+        )
+
+
+def _gb(n: int) -> str:
+    return f"{n / 1e9:.2f} GB" if n >= 1e8 else f"{n / 1e6:.1f} MB"
+
+
+def _transfer(remote: hub.RemoteFile, t: _Target, *, token, retry: hub.RetryPolicy,
+              cancel: threading.Event, meter: _Meter) -> str:
+    """Bring the partial file up to `remote.size` bytes; return the sha256 of all of it."""
+    import hashlib
+
+    hasher = hashlib.sha256()
+    have = _hash_prefix(t.partial, hasher) if t.partial.exists() else 0
+    if have > remote.size:  # not ours to continue
+        t.partial.unlink()
+        hasher, have = hashlib.sha256(), 0
+    what = f"{remote.repo_id}/{remote.filename}"
+    failures = 0
+    with _open_partial(t.partial) as fh:
+        while have < remote.size:
+            if cancel.is_set():
+                raise DownloadCancelled("The download was cancelled; it will continue where it stopped.")
+            headers = build_hf_headers(token=token)
+            headers["Accept-Encoding"] = "identity"  # a compressed answer would break byte offsets
+            if have:
+                headers["Range"] = f"bytes={have}-"
+            try:
+                # The resolve URL, not the CDN address from the HEAD: signed CDN links expire, and
+                # httpx2 drops the Authorization header when the redirect leaves the Hub.
+                with get_session().stream("GET", remote.url, headers=headers, follow_redirects=True,
+                                          timeout=httpx2.Timeout(constants.HF_HUB_DOWNLOAD_TIMEOUT)) as resp:
+                    hf_raise_for_status(resp)
+                    if have and not _continues_at(resp, have):
+                        log.warning("%s: the server ignored the range request; starting over", what)
+                        fh.seek(0)
+                        fh.truncate()
+                        hasher, have = hashlib.sha256(), 0
+                        meter.restart()
+                    for chunk in resp.iter_bytes():
+                        if cancel.is_set():
+                            raise DownloadCancelled("The download was cancelled; it will continue where it stopped.")
+                        chunk = chunk[: remote.size - have]
+                        _write_all(fh, chunk)
+                        hasher.update(chunk)
+                        have += len(chunk)
+                        meter.add(len(chunk))
+                        failures = 0  # progress resets the count: only a stuck download gives up
+                        if have >= remote.size:
+                            break
+            except (DownloadCancelled, DiskFull):
+                raise
+            except (OSError, httpx2.HTTPError) as exc:
+                err = hub.translate(exc, what)
+                if not hub.retryable(err):
+                    raise err from exc
+                failures += 1
+                if failures >= retry.attempts:
+                    raise type(err)(f"{err.user_message} (gave up after {failures} tries; "
+                                    f"the download will continue from {_gb(have)} next time)") from exc
+                log.warning("%s: %s; retry %d/%d", what, err.user_message, failures, retry.attempts - 1)
+                hub.wait(cancel, retry.delay(failures))
+        os.fsync(fh.fileno())
+    meter.add(0, force=True)
+    return hasher.hexdigest()
+
+
+def _continues_at(resp, offset: int) -> bool:
+    if resp.status_code != 206:
+        return False
+    content_range = resp.headers.get("Content-Range", "")  # "bytes 100-999/1000"
+    try:
+        return int(content_range.split()[1].split("-")[0]) == offset
+    except (IndexError, ValueError):
+        return False
+
+
+def download_file(repo_id: str, filename: str, *, store: VerifiedStore, revision: str = "main",
+                  cache_dir: Path | None = None, dest_dir: Path | None = None, endpoint: str | None = None,
+                  token: str | bool | None = None, progress: ProgressFn | None = None,
+                  cancel: threading.Event | None = None, retry: hub.RetryPolicy = hub.RetryPolicy()) -> Downloaded:
+    """Download one file from the Hub (or find it on disk), verified by sha256.
+
+    Into the Hugging Face cache (`cache_dir`, default HF_HUB_CACHE) or, with `dest_dir`,
+    into that folder as-is. `progress` is called from this thread (~10 Hz). Setting
+    `cancel` stops it with DownloadCancelled and keeps the partial file; calling again
+    resumes it. Raises DownloadError subclasses with a plain message.
+    """
+    cancel = cancel or threading.Event()
+    what = f"{repo_id}/{filename}"
+    try:
+        remote = hub.remote_file(repo_id, filename, revision=revision, endpoint=endpoint, token=token,
+                                 retry=retry, cancel=cancel)
+    except DownloadError as err:
+        # Offline or no network: a copy already on disk and verified is still good to use.
+        local = None if isinstance(err, (NotFoundOnHub, AccessDenied)) else _local_copy(
+            repo_id, filename, revision, cache_dir, dest_dir)
+        if local is None:
+            raise
+        path, sha = local
+        sha = sha or store.expected(path)
+        if sha is None:
+            raise
+        store.verify(path, sha, cancel)
+        return Downloaded(path, repo_id, filename, sha, path.stat().st_size, 0, fetched=False)
+    t = _target(remote, cache_dir, dest_dir)
+    existing = t.final if t.final.exists() else (t.pointer if t.pointer is not None and t.pointer.exists() else None)
+    if existing is not None:
+        try:
+            store.verify(existing, remote.sha256, cancel)
+            path = _link_into_cache(t, remote, revision) if t.pointer is not None else existing
+            return Downloaded(path, repo_id, filename, remote.sha256, remote.size, 0, fetched=False)
+        except ChecksumMismatch:
+            log.warning("%s on disk is damaged; downloading it again", existing)
+            _remove(existing, t, store)
+    t.final.parent.mkdir(parents=True, exist_ok=True)
+    t.lock.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with WeakFileLock(t.lock, timeout=1.0):
+            return _fetch(remote, t, store=store, revision=revision, token=token, progress=progress,
+                          cancel=cancel, retry=retry)
+    except TimeoutError as exc:  # filelock.Timeout: another process is downloading this very file
+        raise DownloadError(f"{what} is already being downloaded by another process.") from exc
+
+
+def _remove(existing: Path, t: _Target, store: VerifiedStore) -> None:
+    for p in {existing, t.final, *(() if t.pointer is None else (t.pointer,))}:
+        store.forget(p)
+        p.unlink(missing_ok=True)
+
+
+def _fetch(remote: hub.RemoteFile, t: _Target, *, store, revision, token, progress, cancel, retry) -> Downloaded:
+    what = f"{remote.repo_id}/{remote.filename}"
+    if t.final.exists():  # finished by another process while we waited for the lock
+        store.verify(t.final, remote.sha256, cancel)
+    else:
+        if t.pointer is not None and not t.partial.exists():
+            _adopt_orphans(t, remote.size)
+        start = t.partial.stat().st_size if t.partial.exists() else 0
+        if start > remote.size:
+            start = 0
+        _check_space(t.final.parent, remote.size - start, what)
+        store.note_partial(what, t.partial, remote.size, remote.sha256)
+        meter = _Meter(remote.size, start, progress)
+        meter.add(0, force=True)
+        digest = _transfer(remote, t, token=token, retry=retry, cancel=cancel, meter=meter)
+        if digest != remote.sha256:
+            # Which bytes are bad is unknowable: keeping the partial would only resume into the same error.
+            t.partial.unlink(missing_ok=True)
+            store.clear_partial(what)
+            raise ChecksumMismatch(
+                f"{remote.filename} arrived damaged: its sha256 does not match the Hub's. The broken copy "
+                f"was deleted; download it again.", expected=remote.sha256, actual=digest)
+        # Recorded before the rename (which keeps size and mtime), so a crash in between costs one re-hash.
+        store.record(t.final, remote.sha256, ok=True, stat=t.partial.stat())
+        os.replace(t.partial, t.final)
+        store.clear_partial(what)
+        log.info("%s downloaded and verified (%d bytes, resumed from %d)", what, remote.size, start)
+        path = _link_into_cache(t, remote, revision) if t.pointer is not None else t.final
+        return Downloaded(path, remote.repo_id, remote.filename, remote.sha256, remote.size, start, fetched=True)
+    path = _link_into_cache(t, remote, revision) if t.pointer is not None else t.final
+    return Downloaded(path, remote.repo_id, remote.filename, remote.sha256, remote.size, 0, fetched=False)
+
+
+def _adopt_orphans(t: _Target, size: int) -> None:
+    """Continue from what a killed hf_hub_download left ("<sha256>.<random>.incomplete"):
+    it never goes back to those files itself. Safe because we hold the same lock it
+    takes before writing one."""
+    orphans = sorted(t.final.parent.glob(f"{t.final.name}.*.incomplete"), key=lambda p: p.stat().st_size)
+    usable = [p for p in orphans if p.stat().st_size <= size]
+    if usable:
+        os.replace(usable[-1], t.partial)
+        log.info("continuing a download left by another tool (%d bytes)", t.partial.stat().st_size)
+    for p in orphans:
+        if p != (usable[-1] if usable else None):
+            p.unlink(missing_ok=True)
+
+
+def download_catalog_file(cfile: CatalogFile, **kwargs) -> Downloaded:
+    """Download a catalog file from its first source that has it; later sources are
+    fallbacks for a repository (or file) that is missing, private or gated."""
+    errors: list[DownloadError] = []
+    for source in cfile.sources:
+        try:
+            return download_file(source.repo_id, source.filename, **kwargs)
+        except (NotFoundOnHub, AccessDenied) as err:
+            log.warning("%s: %s; trying the next source", source.spec, err.user_message)
+            errors.append(err)
+    if len(errors) == 1:
+        raise errors[0]
+    tried = "; ".join(e.user_message for e in errors)
+    raise type(errors[-1])(f"{cfile.model_name} {cfile.quant} is not available from any known source. {tried}")
+
