@@ -64,3 +64,39 @@ class ContextOverflow(AppError):
 
 class GenerationError(AppError):
     """llama.cpp failed while generating (a decode call returned an error)."""
+
+
+class DownloadError(AppError):
+    """A model download could not finish; a partial file, if any, is kept for resuming."""
+
+
+class NoNetwork(DownloadError):
+    pass
+
+
+class OfflineMode(NoNetwork):
+    """HF_HUB_OFFLINE is set and the file is not on disk."""
+
+
+class NotFoundOnHub(DownloadError):
+    """The repository or the file in it does not exist (or is private)."""
+
+
+class AccessDenied(DownloadError):
+    """Gated or private: the Hub wants a token with access."""
+
+
+class ServerError(DownloadError):
+    """The Hub kept failing (5xx) after a bounded number of retries."""
+
+
+class DiskFull(DownloadError):
+    pass
+
+
+class DownloadCancelled(DownloadError):
+    pass
+
+
+class ChecksumMismatch(DownloadError):
+    """The bytes on disk do not hash to the sha256 the Hub published."""
