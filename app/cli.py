@@ -1,6 +1,6 @@
 """Headless commands: the same core as the GUI, from a terminal.
 
-    python -m app ask --model PATH [options] "question"
+    python -m app ask --model PATH [--doc FILE ...] [options] "question"
 
 Reasoning goes to stderr (dimmed on a terminal), the answer to stdout; with --json,
 one JSON object per event on stdout, the stats last.
@@ -15,13 +15,14 @@ import sys
 import threading
 from pathlib import Path
 
+from app import cli_docs, cli_models
 from app.core.engine import LlamaEngine, LoadParams
 from app.core.errors import AppError
 from app.core.prompt import PHI4_REASONING_SYSTEM_PROMPT, with_system_prompt
 from app.core.types import GenParams, Message
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
-COMMANDS = ("ask",)
+COMMANDS = ("ask", "models")
 _DEFAULTS = GenParams()
 
 
@@ -42,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--system", default=None, help="system prompt (default: Phi-4-reasoning's)")
     ask.add_argument("--grammar", default=None, help="GBNF grammar text, or @FILE")
     ask.add_argument("--json", action="store_true", help="one JSON object per event")
+    cli_docs.add_arguments(ask)
+    cli_models.add_parser(sub)
     return parser
 
 
@@ -117,7 +120,10 @@ def ask(args: argparse.Namespace) -> int:
         load = LoadParams(n_gpu_layers=args.n_gpu_layers, n_ctx=args.ctx, n_threads=args.threads)
         system = PHI4_REASONING_SYSTEM_PROMPT if args.system is None else args.system
         messages = with_system_prompt([Message("user", args.question)], system)
+        docs = cli_docs.read(args)
         with LlamaEngine(args.model, load) as engine:
+            if docs:
+                messages = cli_docs.attach(docs, engine, messages, params, args.json)
             finish = "stop"
             for ev in engine.stream(messages, params, cancel):
                 printer.event(ev)
@@ -138,4 +144,6 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "ask":
         return ask(args)
+    if args.command == "models":
+        return cli_models.run(args)
     return 2

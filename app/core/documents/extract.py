@@ -32,6 +32,11 @@ DEFAULT_MAX_BYTES = 50 * 1024 * 1024
 Progress = Callable[[int, int], None]
 
 
+def _mb(n: int) -> str:
+    """Sizes in binary megabytes, as file managers mostly show them."""
+    return f"{n / 2**20:,.1f}".removesuffix(".0")
+
+
 def _read_bytes(path: Path, name: str, max_bytes: int) -> bytes:
     try:
         if path.is_dir():
@@ -39,7 +44,7 @@ def _read_bytes(path: Path, name: str, max_bytes: int) -> bytes:
         size = path.stat().st_size
         if size > max_bytes:
             raise FileTooLarge(
-                f"{name} is {size / 1e6:,.1f} MB; documents over {max_bytes / 1e6:,.0f} MB are not read."
+                f"{name} is {_mb(size)} MB; documents over {_mb(max_bytes)} MB are not read."
             )
         with open(path, "rb") as f:
             data = f.read(max_bytes + 1)  # the file may have grown since stat()
@@ -50,7 +55,7 @@ def _read_bytes(path: Path, name: str, max_bytes: int) -> bytes:
     except OSError as exc:
         raise DocumentUnreadable(f"{name} could not be read: {exc.strerror or exc}.") from None
     if len(data) > max_bytes:
-        raise FileTooLarge(f"{name} is larger than {max_bytes / 1e6:,.0f} MB; it is not read.")
+        raise FileTooLarge(f"{name} is larger than {_mb(max_bytes)} MB; it is not read.")
     return data
 
 
