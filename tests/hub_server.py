@@ -87,7 +87,7 @@ class LocalHub:
     def start(self) -> LocalHub:
         for name in ("hub", "cdn"):
             server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self, name))
-            server.daemon_threads = True
+            server.daemon_threads = False  # server_close() then joins every connection's thread
             thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                                       name=f"local-{name}", daemon=True)
             thread.start()
@@ -98,7 +98,12 @@ class LocalHub:
         return self
 
     def stop(self) -> None:
+        from huggingface_hub.utils import close_session
+
         self.faults.delay = 0.0
+        # huggingface_hub keeps connections alive in a shared client; closing it ends their
+        # server threads, so the joins below return.
+        close_session()
         for server in self._servers:
             server.shutdown()
             server.server_close()
@@ -126,6 +131,7 @@ class LocalHub:
 def _handler(hub: LocalHub, listener: str):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        timeout = 10  # an idle keep-alive connection cannot hold up stop() for longer
 
         def log_message(self, *args) -> None:  # keep test output quiet
             pass

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import tempfile
 import threading
 import time
 from collections import deque
@@ -116,7 +117,9 @@ def _target(remote: hub.RemoteFile, cache_dir: Path | None, dest_dir: Path | Non
         final = Path(dest_dir).expanduser() / remote.filename
         # The sha256 in the name: a partial of an older revision is never continued with newer bytes.
         partial = final.with_name(f".{final.name}.{remote.sha256[:16]}.incomplete")
-        return _Target(final, partial, partial.with_suffix(".lock"), None, None)
+        # The lock lives outside the folder, which then holds nothing but models and partials.
+        lock = Path(tempfile.gettempdir()) / "ponder-download-locks" / f"{remote.sha256}.lock"
+        return _Target(final, partial, lock, None, None)
     cache = Path(cache_dir or default_cache_dir()).expanduser()
     storage = cache / _repo_folder(remote.repo_id)
     blob = storage / "blobs" / remote.sha256
