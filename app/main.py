@@ -7,7 +7,7 @@ import logging
 import sys
 import traceback
 
-from app import APP_NAME, __version__, paths
+from app import APP_ID, APP_NAME, __version__, paths
 from app.logging_setup import setup_logging
 
 log = logging.getLogger(__name__)
@@ -15,6 +15,9 @@ log = logging.getLogger(__name__)
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    from app.std_streams import ensure_std_streams
+
+    ensure_std_streams(paths.log_dir())  # a windowed build has no stdout/stderr
     setup_logging()
     from app.cli import COMMANDS
 
@@ -61,6 +64,8 @@ def run_gui(args: argparse.Namespace, qt_args: list[str]) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
     app.setApplicationName(APP_NAME)
     app.setApplicationVersion(__version__)
+    app.setApplicationDisplayName(APP_NAME)
+    app.setDesktopFileName(APP_ID)  # matches ponder.desktop: Wayland and docks group the window under it
     from PySide6.QtGui import QIcon
 
     app.setWindowIcon(QIcon(str(paths.resource("icons", "ponder.svg"))))

@@ -108,6 +108,8 @@ class MainWindow(QMainWindow):
         self._action(menu, "Quit", QKeySequence.StandardKey.Quit, self.close)
         edit = self.menuBar().addMenu("&Edit")
         self._action(edit, "Find threads", QKeySequence.StandardKey.Find, self.search.setFocus)
+        help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, f"About {APP_NAME}", None, self.show_about)
 
     def _action(self, menu: QMenu, text: str, shortcut, slot) -> QAction:
         action = QAction(text, self)
@@ -201,6 +203,11 @@ class MainWindow(QMainWindow):
         dialog = SettingsDialog(self.controller.settings, self)
         if dialog.exec():
             self.apply_settings(dialog.result_settings())
+
+    def show_about(self) -> None:
+        from app.ui.about_dialog import AboutDialog
+
+        AboutDialog(self).exec()
 
     def apply_settings(self, settings) -> None:
         self.controller.apply_settings(settings)
