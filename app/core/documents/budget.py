@@ -27,9 +27,9 @@ REPLY_SHARE = 4  # documents leave a quarter of the context for thinking and ans
 
 def reply_reserve(params: GenParams, context_size: int) -> int:
     """Tokens kept free for the reply when documents are added: a quarter of the
-    context (a reasoning model thinks at length), at least the engine's own reserve,
-    at most max_tokens."""
-    return min(params.max_tokens, max(params.reply_reserve, context_size // REPLY_SHARE))
+    context (a reasoning model thinks at length), or max_tokens if that is less. Never
+    less than the engine's own reserve, which is also capped at a quarter."""
+    return min(params.max_tokens, context_size // REPLY_SHARE)
 
 
 def _merge(spans: list[tuple[int, int, float]]) -> list[tuple[int, int, float]]:

@@ -105,3 +105,16 @@ def test_prepare_context_prompt_fits_the_engine(engine, count):
     assert plan.base_tokens == engine.count_prompt_tokens([final[0], messages[1]])
     # The block can be rebuilt from stored text and plans (an earlier turn's prompt).
     assert render_block([(long_doc(), plan.documents[0])]) == plan.text
+
+
+def test_reply_reserve_is_a_quarter_or_max_tokens():
+    from app.core.documents import reply_reserve
+    from app.core.types import GenParams
+
+    assert reply_reserve(GenParams(), 16384) == 4096
+    assert reply_reserve(GenParams(), 1024) == 256
+    assert reply_reserve(GenParams(max_tokens=40), 2048) == 40
+    # Never below what the engine itself keeps free (min(max_tokens, reply_reserve, ctx // 4)).
+    for ctx in (256, 1024, 4096, 32768):
+        for params in (GenParams(), GenParams(max_tokens=8), GenParams(reply_reserve=4000)):
+            assert reply_reserve(params, ctx) >= min(params.max_tokens, params.reply_reserve, ctx // 4)
