@@ -383,7 +383,10 @@ def download_catalog_file(cfile: CatalogFile, **kwargs) -> Downloaded:
     """Download a catalog file from its first source that has it; later sources are
     fallbacks for a repository (or file) that is missing, private or gated."""
     errors: list[DownloadError] = []
-    for source in cfile.sources:
+    # A source already on disk goes first: no second copy of the same model, and it works offline.
+    sources = sorted(cfile.sources, key=lambda s: _local_copy(
+        s.repo_id, s.filename, kwargs.get("revision", "main"), kwargs.get("cache_dir"), kwargs.get("dest_dir")) is None)
+    for source in sources:
         try:
             return download_file(source.repo_id, source.filename, **kwargs)
         except (NotFoundOnHub, AccessDenied) as err:
