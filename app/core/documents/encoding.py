@@ -4,8 +4,11 @@ charset-normalizer's detection; binary content is refused rather than shown as n
 from __future__ import annotations
 
 import codecs
+import re
 
 from charset_normalizer import from_bytes
+from charset_normalizer.md import mess_ratio
+from charset_normalizer.utils import is_multi_byte_encoding
 
 from app.core.documents.errors import NotText
 
@@ -27,6 +30,27 @@ def _looks_binary(text: str) -> bool:
         return False
     bad = sum(1 for ch in sample if ord(ch) in _CONTROL)
     return bad / len(sample) > MAX_CONTROL_RATIO
+
+
+def _non_ascii_sample(data: bytes, limit: int = 400, radius: int = 40) -> bytes:
+    """Bytes around the first `limit` non-ASCII runs: where code pages differ."""
+    spans = [m.span() for _, m in zip(range(limit), re.finditer(rb"[\x80-\xff]+", data))]
+    return b"\n".join(data[max(0, a - radius):b + radius] for a, b in spans)
+
+
+def _cp1252_instead(data: bytes, detected: str) -> bool:
+    """Whether Windows-1252 reads `data` at least as cleanly as the detected single-byte
+    code page. On mostly-ASCII text with a few accents detection has little to go on
+    and picks cp1250 or cp775 about as often as cp1252, which is far more common and
+    turns "naïve" into "naďve" when wrong."""
+    if detected == "cp1252" or is_multi_byte_encoding(detected):
+        return False
+    try:
+        data.decode("cp1252")
+    except UnicodeDecodeError:
+        return False
+    sample = _non_ascii_sample(data)
+    return mess_ratio(sample.decode("cp1252"), 1.0) <= mess_ratio(sample.decode(detected, "replace"), 1.0)
 
 
 def decode(data: bytes, name: str = "The file") -> tuple[str, str]:
@@ -51,7 +75,8 @@ def decode(data: bytes, name: str = "The file") -> tuple[str, str]:
         best = from_bytes(data).best()
         if best is None:
             raise binary from None
-        text, encoding = str(best), best.encoding
+        encoding = "cp1252" if _cp1252_instead(data, best.encoding) else best.encoding
+        text = data.decode(encoding, "replace")
     if _looks_binary(text):
         raise binary
     return text, encoding

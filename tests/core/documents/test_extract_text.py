@@ -124,3 +124,13 @@ def test_same_bytes_same_hash(tmp_path):
     (tmp_path / "c.txt").write_text("other words")
     a, b, c = (extract_file(tmp_path / n) for n in ("a.txt", "b.txt", "c.txt"))
     assert a.sha256 == b.sha256 != c.sha256 and len(a.sha256) == 64
+
+
+def test_mostly_ascii_cp1252_with_few_accents(tmp_path):
+    # Little for detection to go on: a long English text with one accented phrase a line.
+    text = "".join(f"Line {i} of the ledger shows the harbour account balance. Café naïve façade — “ok”\n"
+                   for i in range(20000))
+    path = tmp_path / "ledger.txt"
+    path.write_bytes(text.encode("cp1252"))
+    doc = extract_file(path)
+    assert doc.encoding == "cp1252" and doc.text == text
