@@ -46,6 +46,7 @@ def test_attachments_survive_reopen_and_dedup(tmp_path):
         copy.write_bytes(pdf.read_bytes())
         reused = ExtractionJob([copy], known=known_documents(store)).run()[0]
         assert reused.text == doc.text and reused.name == "copy of report.pdf"
+        assert reused.size == copy.stat().st_size and reused.page_starts == doc.page_starts
         second = store.add_message(msg.thread_id, msg.id, "user", "again")
         save_attachments(store, second.id, [reused])
         ids = {a.extraction.id for m in (msg.id, second.id) for a in store.attachments(m) if a.extraction}

@@ -89,7 +89,8 @@ class ExtractionJob:
 
     def _reuse(self, path: Path) -> Document | None:
         try:
-            if not path.is_file() or path.stat().st_size > self.max_bytes:
+            size = path.stat().st_size if path.is_file() else -1
+            if not 0 < size <= self.max_bytes:
                 return None  # extract_file gives the proper message
             doc = self.known(sha256_file(path))
         except OSError:
@@ -97,7 +98,7 @@ class ExtractionJob:
         if doc is None:
             return None
         # Same bytes under maybe another name: keep the name it was dropped with.
-        return replace(doc, name=path.name, path=str(path))
+        return replace(doc, name=path.name, path=str(path), size=size)
 
 
 def extract_files(paths: Sequence[str | Path], **kwargs) -> list[Document]:
