@@ -178,7 +178,8 @@ def download(args: argparse.Namespace) -> int:
         return 130
     finally:
         signal.signal(signal.SIGINT, previous)
-    how = "resumed and verified" if result.resumed_from else ("verified" if result.fetched else "already here, verified")
+    how = ("resumed and verified" if result.resumed_from
+           else "verified" if result.fetched else "already here, verified")
     sys.stderr.write(f"{result.repo_id}/{result.filename}: {how} (sha256 {result.sha256[:12]}…)\n")
     print(result.path, flush=True)
     return 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import httpx2
 from huggingface_hub import constants, get_hf_file_metadata, hf_hub_url
@@ -60,7 +60,6 @@ class RemoteFile:
     sha256: str
     size: int
     url: str  # the resolve URL pinned to `commit`, so the bytes cannot change under a resume
-    extra: dict = field(default_factory=dict)
 
 
 def is_offline() -> bool:

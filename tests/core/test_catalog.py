@@ -48,7 +48,8 @@ def test_every_model_has_a_fallback_repository_and_real_file_names(catalog):
                 owner, repo = s.repo_id.split("/")
                 assert s.filename.endswith(f"-{f.quant}.gguf")
                 if owner == "bartowski":  # bartowski names files after the original repo, with its owner
-                    assert s.filename == f"microsoft_{repo.removeprefix('microsoft_').removesuffix('-GGUF')}-{f.quant}.gguf"
+                    base = repo.removeprefix("microsoft_").removesuffix("-GGUF")
+                    assert s.filename == f"microsoft_{base}-{f.quant}.gguf"
                 else:
                     assert s.filename == f"{repo.removesuffix('-GGUF')}-{f.quant}.gguf"
     mini = catalog.find(MINI)

@@ -138,14 +138,14 @@ def _download_in_child(hub: LocalHub, home: Path, cache: Path, dest: Path | None
 
 
 def _kill_when(proc: subprocess.Popen, folder: Path, at_least: int) -> int:
-    """SIGKILL the child once its partial file holds `at_least` bytes; returns the size then."""
+    """SIGKILL the child once its partial file holds `at_least` bytes; returns what it left."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         sizes = [p.stat().st_size for p in partials(folder) if p.exists()]
         if sizes and max(sizes) >= at_least:
             proc.send_signal(signal.SIGKILL)
             proc.communicate()
-            return max(sizes)
+            return max(p.stat().st_size for p in partials(folder))
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.002)  # polling a file another process writes
     proc.kill()
@@ -177,22 +177,26 @@ def test_resume_after_the_process_is_killed_at_random_points(hub, tmp_path):
         gets = hub.requests("cdn", "GET")
         assert gets, f"round {round_}: nothing fetched after the kill"
         start = int(gets[0].range.removeprefix("bytes=").rstrip("-"))
-        assert 0 < start and start >= killed_at - 64 * 1024 and gets[0].status == 206, (round_, start, killed_at)
+        assert 0 < start == killed_at and gets[0].status == 206, (round_, start, killed_at)
 
 
-def test_continues_what_a_killed_hf_hub_download_left(hub, data, cache, store):
+def test_continues_what_a_killed_hf_hub_download_left(hub, cache, store):
     # huggingface_hub 2.x itself starts over after a kill, leaving "<sha>.<random>.incomplete".
-    hub.faults.chunk, hub.faults.delay = 32 * 1024, 0.002
-    code = f"from huggingface_hub import hf_hub_download as h; h({REPO!r}, {FILE!r}, cache_dir={str(cache)!r})"
+    # It writes in 10 MiB pieces, so the file must be bigger than that to leave a partial.
+    big, name = payload(25_000_000, seed=3), "Big-Q8_0.gguf"
+    hub.add(REPO, name, big)
+    hub.faults.chunk, hub.faults.delay = 64 * 1024, 0.002
+    code = f"from huggingface_hub import hf_hub_download as h; h({REPO!r}, {name!r}, cache_dir={str(cache)!r})"
     env = dict(os.environ, HF_ENDPOINT=hub.url, HF_HUB_DISABLE_PROGRESS_BARS="1")
     proc = subprocess.Popen([sys.executable, "-c", code], env=env)
-    killed_at = _kill_when(proc, cache, 500_000)
+    killed_at = _kill_when(proc, cache, 10 << 20)
+    assert killed_at < len(big)
     hub.faults.delay = 0.0
     hub.clear()
-    result = fetch(hub, store, cache)
-    assert result.resumed_from >= killed_at - 64 * 1024 > 0
-    assert result.path.read_bytes() == data and not partials(cache)
-    assert hub.requests("cdn", "GET")[0].range == f"bytes={result.resumed_from}-"
+    result = fetch(hub, store, cache, filename=name)
+    assert result.resumed_from == killed_at
+    assert result.path.read_bytes() == big and not partials(cache)
+    assert hub.requests("cdn", "GET")[0].range == f"bytes={killed_at}-"
 
 
 def test_bytes_damaged_in_transit_are_caught_and_never_kept(hub, data, store, cache):
