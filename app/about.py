@@ -29,6 +29,11 @@ KNOWN = {
     "gguf": ("gguf", "MIT"),
     "jinja2": ("Jinja2", "BSD-3-Clause"),
     "numpy": ("NumPy", "BSD-3-Clause"),
+    "pypdfium2": ("pypdfium2 / PDFium", "BSD-3-Clause, Apache-2.0"),
+    "python-docx": ("python-docx", "MIT"),
+    "lxml": ("lxml", "BSD-3-Clause"),
+    "charset-normalizer": ("charset-normalizer", "MIT"),
+    "bm25s": ("bm25s", "MIT"),
 }
 LIBRARIES = list(KNOWN)
 
@@ -67,7 +72,7 @@ def library(dist: str) -> Library:
     try:
         md = metadata.metadata(dist)
     except metadata.PackageNotFoundError:
-        return Library(name, "not found", known)
+        return Library(name, "?", known)  # a build without the package's metadata
     found = licence_from_metadata(md)
     # A bare "BSD" classifier does not say which clauses; the known entry does.
     if found is None or (found == "BSD" and known.startswith("BSD-")):
