@@ -24,6 +24,10 @@ NO_NETWORK = sys.platform.startswith("linux") and shutil.which("unshare") is not
 
 def clean_copy(dest: Path) -> None:
     """The files git knows (tracked, or new and not ignored): no build/, dist/, .venv or caches."""
+    if not (ROOT / ".git").exists():  # an unpacked source archive: it is clean already
+        shutil.copytree(ROOT, dest, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("build", "dist", ".venv*", "__pycache__"))
+        return
     listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
                             capture_output=True, check=True).stdout.decode().split("\0")
     for name in filter(None, listed):
