@@ -41,6 +41,12 @@ def inspect_model_file(path: str | Path) -> ModelFileInfo:
 
     Raises ModelMissing, NotAGGUF or CorruptModel with a plain-language message.
     """
+    return open_model_file(path)[0]
+
+
+def open_model_file(path: str | Path):
+    """Like inspect_model_file, also returning the gguf reader (parsing the header of
+    a big vocabulary takes seconds, so callers that need more than the basics reuse it)."""
     p = Path(path).expanduser()
     if not p.exists():
         raise ModelMissing(f"The model file {p} does not exist.", path=str(p))
@@ -79,4 +85,4 @@ def inspect_model_file(path: str | Path) -> ModelFileInfo:
         block_count=_field(reader, f"{arch}.block_count"),
         context_length=_field(reader, f"{arch}.context_length"),
         has_chat_template=_field(reader, "tokenizer.chat_template") is not None,
-    )
+    ), reader
