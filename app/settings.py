@@ -28,7 +28,9 @@ class Settings:
     max_tokens: int = 32768
     seed: int | None = None
     context_size: int = 0  # 0: the model's own, at most 16,384
-    n_gpu_layers: int = 0
+    # Layers on the GPU: a count, -1 for all, -2 for "Auto" (the most the fit estimate
+    # says fit; on a CPU-only build that is 0).
+    n_gpu_layers: int = -2
     thinking_expanded: bool = False  # finished traces start collapsed
     layout: str = "auto"  # "auto" (side by side when wide), "side", "stacked"
     theme: str = "system"  # "system", "light", "dark"

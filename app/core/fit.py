@@ -170,3 +170,49 @@ def estimate_for_info(path, n_gpu_layers: int = -1, n_ctx: int | None = None,
         "ram_bytes_cpu_only": cpu.ram_bytes,
         "kv_bytes": full.gpu_kv + full.ram_kv,
     }
+
+
+AUTO_LAYERS = -2  # a layers setting meaning "the most that fit" (-1 keeps meaning "all")
+
+
+@dataclass(frozen=True, slots=True)
+class LoadPlan:
+    """What a load will do, decided before it starts: the slider's whole input."""
+
+    layout: ModelLayout | None  # None when the file could not be read ahead of loading
+    hardware: Hardware
+    n_ctx: int
+    n_gpu_layers: int  # resolved: 0..layout.layer_count
+    auto: bool
+
+    def estimate(self, n_gpu_layers: int | None = None) -> FitEstimate | None:
+        if self.layout is None:
+            return None
+        k = self.n_gpu_layers if n_gpu_layers is None else n_gpu_layers
+        return estimate(self.layout, k, self.n_ctx, self.hardware)
+
+
+def plan_load(layout: ModelLayout | None, hw: Hardware, n_ctx: int, requested: int) -> LoadPlan:
+    """Resolve a layers setting (a count, -1 for all, AUTO_LAYERS) against this machine."""
+    auto = requested == AUTO_LAYERS
+    offload = bool(hw.gpus and hw.supports_offload)
+    if layout is None:
+        layers = 0 if auto or not offload else requested
+    elif not offload:
+        layers = 0
+    elif auto:
+        layers = auto_layers(layout, n_ctx, hw)
+    elif requested < 0:
+        layers = layout.layer_count
+    else:
+        layers = min(requested, layout.layer_count)
+    return LoadPlan(layout=layout, hardware=hw, n_ctx=n_ctx, n_gpu_layers=layers, auto=auto)
+
+
+def retry_layers(plan: LoadPlan, failed_layers: int) -> int | None:
+    """After an out-of-memory load: the largest setting the estimate says fits, below
+    the one that failed (None when the CPU is the only option left or nothing is known)."""
+    if plan.layout is None or failed_layers <= 0:
+        return None
+    fit = auto_layers(plan.layout, plan.n_ctx, plan.hardware)
+    return min(fit, failed_layers - 1)

@@ -46,6 +46,8 @@ class ChatController(QObject):
     message_finished = Signal(object)  # StoredMessage
     busy_changed = Signal(bool)
     model_changed = Signal(str, str)  # state: none|loading|ready|failed, text for people
+    load_planned = Signal(object)  # LoadPlan for the load under way (the layers slider's input)
+    retry_suggested = Signal(int)  # layers to retry with after running out of memory
     notice = Signal(str)  # a message for the person (errors, what to do next)
     stats_updated = Signal(object)  # Stats of the last reply
     settings_changed = Signal(object)  # Settings, to be saved
@@ -62,6 +64,8 @@ class ChatController(QObject):
         self.thread_id: int | None = None
         self.model_path: str | None = None
         self.context_size = 0
+        self.load_plan = None  # LoadPlan of the model loaded or loading
+        self.failed_path: str | None = None  # the model whose load failed last (for a retry)
         self._stream: _Stream | None = None
         self._next_request = 0
         self.param_overrides: dict = {}  # per-session GenParams changes (the self-test's grammar)
@@ -77,6 +81,8 @@ class ChatController(QObject):
         self._generate_requested.connect(self._worker.generate)
         self._worker.model_loaded.connect(self._on_model_loaded)
         self._worker.model_failed.connect(self._on_model_failed)
+        self._worker.load_planned.connect(self._on_load_planned)
+        self._worker.retry_suggested.connect(self.retry_suggested)
         self._worker.events_ready.connect(self._on_events)
         self._worker.generation_finished.connect(self._on_finished)
         self._worker.generation_failed.connect(self._on_failed)
@@ -95,6 +101,17 @@ class ChatController(QObject):
         self.model_changed.emit("loading", f"Loading {path.rsplit('/', 1)[-1]}…")
         load = LoadParams(n_gpu_layers=self.settings.n_gpu_layers, n_ctx=self.settings.context_size)
         self._load_requested.emit(path, load)
+
+    def _on_load_planned(self, plan) -> None:
+        self.load_plan = plan
+        self.load_planned.emit(plan)
+
+    def set_gpu_layers(self, layers: int) -> None:
+        """Choose a layers setting (a count, or AUTO_LAYERS) and reload the model with it
+        (or retry the model that just failed to load)."""
+        self.apply_settings(self.settings.with_changes(n_gpu_layers=layers))
+        if self.model_path is None and self.failed_path and not self.busy:
+            self.load_model(self.failed_path)
 
     def _on_model_loaded(self, path: str, context_size: int) -> None:
         self.context_size = context_size
@@ -117,7 +134,7 @@ class ChatController(QObject):
         self.context_measured.emit(tokens, reserve, context_size)
 
     def _on_model_failed(self, message: str) -> None:
-        self.model_path = None
+        self.failed_path, self.model_path = self.model_path, None
         self.model_changed.emit("failed", message)
         self.notice.emit(message)
 

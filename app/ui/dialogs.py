@@ -27,5 +27,13 @@ class Dialogs:
         return text if ok else None
 
     @staticmethod
+    def confirm(parent: QWidget, title: str, question: str, action: str) -> bool:
+        box = QMessageBox(QMessageBox.Icon.Question, title, question, parent=parent)
+        yes = box.addButton(action, QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return box.clickedButton() is yes
+
+    @staticmethod
     def error(parent: QWidget, message: str) -> None:
         QMessageBox.warning(parent, "Ponder", message)

@@ -18,6 +18,7 @@ from app.ui.composer import Composer
 from app.ui.controller import ChatController
 from app.ui.dialogs import Dialogs
 from app.ui.export import thread_markdown
+from app.ui.model_bar import OffloadControls
 
 
 class MainWindow(QMainWindow):
@@ -60,6 +61,8 @@ class MainWindow(QMainWindow):
         self.context_meter.setValue(0)
         bar = QHBoxLayout()
         bar.addWidget(self.model_label, 1)
+        self.offload = OffloadControls()
+        bar.addWidget(self.offload)
         bar.addWidget(self.context_meter)
         bar.addWidget(self.open_model_button)
 
@@ -141,6 +144,9 @@ class MainWindow(QMainWindow):
         c.message_finished.connect(self.chat.finish)
         c.busy_changed.connect(self._busy)
         c.model_changed.connect(self._model_changed)
+        c.load_planned.connect(self.offload.set_plan)
+        c.retry_suggested.connect(self._offer_retry)
+        self.offload.layers_chosen.connect(c.set_gpu_layers)
         c.notice.connect(lambda text: self.statusBar().showMessage(text))
         c.stats_updated.connect(self._stats)
         c.context_measured.connect(self.show_context)
@@ -253,12 +259,23 @@ class MainWindow(QMainWindow):
             self.controller.edit_and_resend(message_id, text)
 
     def _busy(self, busy: bool) -> None:
+        self.offload.set_busy(busy)
         self.send_button.setText("Stop" if busy else "Send")
         self.answer_now_button.setEnabled(busy)
         self.new_button.setEnabled(not busy)
 
     def _model_changed(self, state: str, text: str) -> None:
         self.model_label.setText({"loading": text, "ready": f"Model: {text}", "failed": "No model loaded"}.get(state, text))
+        self.offload.set_busy(state == "loading" or self.controller.busy)
+
+    def _offer_retry(self, layers: int) -> None:
+        """After an out-of-memory load: one click to load with what the estimate says fits."""
+        plan = self.controller.load_plan
+        total = plan.layout.layer_count if plan and plan.layout else "?"
+        question = (f"Retry with {layers} of {total} layers on the GPU? The estimate says that fits."
+                    if layers else "Retry with every layer on the CPU? The estimate says no layers fit on the GPU.")
+        if Dialogs.confirm(self, "Not enough memory", question, "Retry"):
+            self.controller.set_gpu_layers(layers)
 
     def _open_model(self) -> None:
         path = Dialogs.open_model(self, self.controller.settings.models_dir)

@@ -15,6 +15,8 @@ _SHEET = """
 #assistantMessage, #userMessage {{ border-bottom: 1px solid {rule}; }}
 #errorText {{ color: #c0392b; }}
 #roleLabel {{ font-weight: bold; }}
+#fitLabel[warn="true"] {{ color: #c0392b; }}
+#backendLabel {{ color: {dim}; }}
 """
 
 

@@ -10,12 +10,16 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from app.core.engine import Engine, LlamaEngine, LoadParams
-from app.core.errors import AppError
+from app.core import hardware
+from app.core.engine import DEFAULT_CONTEXT, Engine, LlamaEngine, LoadParams
+from app.core.errors import AppError, OutOfMemory
+from app.core.fit import gb, plan_load, retry_layers
+from app.core.gguf_info import ModelLayout, read_layout
 from app.core.types import GenParams
 
 log = logging.getLogger(__name__)
@@ -35,17 +39,47 @@ class GenerationWorker(QObject):
     generation_finished = Signal(int)  # request id
     generation_failed = Signal(int, str)  # request id, user message (before any event)
     prompt_counted = Signal(int, int)  # tokens the conversation takes, context size
+    load_planned = Signal(object)  # LoadPlan: layout, hardware, resolved layers (before loading)
+    retry_suggested = Signal(int)  # after running out of memory: layers the estimate says fit
 
     def __init__(self, factory: EngineFactory = llama_factory) -> None:
         super().__init__()
         self._factory = factory
         self._engine: Engine | None = None
+        self._layouts: dict[tuple, ModelLayout] = {}
+
+    def _layout(self, path: Path) -> ModelLayout | None:
+        """The file's shape, read once per version of the file (a big vocabulary takes seconds)."""
+        try:
+            st = path.stat()
+            key = (str(path), st.st_size, st.st_mtime_ns)
+        except OSError:
+            key = (str(path),)
+        try:
+            if key not in self._layouts:
+                self._layouts[key] = read_layout(path)
+            return self._layouts[key]
+        except (OSError, AppError):
+            return None  # the load itself reports what is wrong with the file
+        except Exception:
+            log.exception("could not read the layout of %s", path)
+            return None
 
     @Slot(str, object)
     def load(self, path: str, load: LoadParams) -> None:
-        self.close()
+        self.close()  # first, so the free GPU memory read below excludes the old model
+        layout = self._layout(Path(path))
+        n_ctx = load.n_ctx or min((layout.context_length if layout else 0) or DEFAULT_CONTEXT, DEFAULT_CONTEXT)
+        plan = plan_load(layout, hardware.detect(), n_ctx, load.n_gpu_layers)
+        self.load_planned.emit(plan)
         try:
-            self._engine = self._factory(Path(path), load)
+            self._engine = self._factory(Path(path), replace(load, n_gpu_layers=plan.n_gpu_layers))
+        except OutOfMemory as exc:
+            self.model_failed.emit(self._oom_message(exc, plan))
+            retry = retry_layers(plan, plan.n_gpu_layers)
+            if retry is not None:
+                self.retry_suggested.emit(retry)
+            return
         except AppError as exc:
             self.model_failed.emit(exc.user_message)
             return
@@ -54,6 +88,16 @@ class GenerationWorker(QObject):
             self.model_failed.emit(f"The model could not be loaded: {exc}")
             return
         self.model_loaded.emit(path, self._engine.context_size)
+
+    @staticmethod
+    def _oom_message(exc: OutOfMemory, plan) -> str:
+        est = plan.estimate()
+        if est is None or plan.n_gpu_layers == 0:
+            return exc.user_message
+        gpu = plan.hardware.gpus[0].description if plan.hardware.gpus else "the GPU"
+        return (f"{exc.user_message} {est.n_gpu_layers} of {est.layer_count} layers at a "
+                f"{plan.n_ctx:,}-token context need about {gb(est.gpu_bytes)} on {gpu}, which had "
+                f"{gb(est.gpu_free)} free (weights {gb(est.gpu_weights)}, context cache {gb(est.gpu_kv)}).")
 
     @Slot(int, object, object, object, object)
     def generate(self, request_id: int, messages: list, params: GenParams,

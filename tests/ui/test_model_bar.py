@@ -1,0 +1,98 @@
+"""The layers slider: live estimate, Apply reloads on the worker with the chosen count,
+a CPU-only build disables it with the reason, and running out of memory offers a retry."""
+
+import pytest
+
+from app.core import hardware
+from app.core.errors import OutOfMemory
+from app.core.fit import AUTO_LAYERS, auto_layers, plan_load
+from app.ui.dialogs import Dialogs
+from tests.core.test_fit import CPU_ONLY, GIB, gpu, phi4_layout
+
+
+def test_slider_shows_the_estimate_and_the_output_step(qtbot):
+    from app.ui.model_bar import OffloadControls
+
+    bar = OffloadControls()
+    qtbot.addWidget(bar)
+    hw = gpu(int(11.6e9))
+    bar.set_plan(plan_load(phi4_layout(), hw, 4096, AUTO_LAYERS))
+    assert bar.slider.isEnabled() and bar.auto_box.isChecked()
+    assert (bar.slider.minimum(), bar.slider.maximum()) == (0, 41)
+    assert bar.backend_label.text() == "CUDA: Test GPU"
+    bar.slider.setValue(38)
+    assert bar.fit_label.text().startswith("38/41 layers on GPU:") and "11.6 GB free" in bar.fit_label.text()
+    assert not bar.auto_box.isChecked() and bar.apply_button.isVisibleTo(bar)
+    bar.slider.setValue(40)
+    assert "output layer on the CPU" in bar.fit_label.text()
+    with qtbot.waitSignal(bar.layers_chosen) as sig:
+        bar.apply_button.click()
+    assert sig.args == [40]
+
+
+def test_cpu_only_build_disables_the_slider_with_the_reason(qtbot):
+    from app.ui.model_bar import OffloadControls
+
+    bar = OffloadControls()
+    qtbot.addWidget(bar)
+    bar.set_plan(plan_load(phi4_layout(), CPU_ONLY, 4096, AUTO_LAYERS))
+    assert not bar.slider.isEnabled() and not bar.auto_box.isEnabled()
+    assert bar.backend_label.text() == "CPU only"
+    assert "CPU only" in bar.slider.toolTip()
+
+
+@pytest.fixture
+def gpu_machine(monkeypatch):
+    hw = gpu(8 * GIB)
+    monkeypatch.setattr(hardware, "detect", lambda: hw)
+    return hw
+
+
+def _load(app, path):
+    with app.qtbot.waitSignal(app.controller.model_changed, check_params_cb=lambda s, t: s in ("ready", "failed"),
+                              timeout=30000):
+        app.controller.load_model(str(path))
+
+
+def test_apply_reloads_with_the_chosen_layers(make_app, tiny_phi3, gpu_machine):
+    app = make_app()
+    loads = []
+    factory = app._factory
+    app.controller._worker._factory = lambda path, load: (loads.append(load.n_gpu_layers), factory(path, load))[1]
+    _load(app, tiny_phi3)
+    plan = app.controller.load_plan
+    assert plan.auto and loads == [plan.layout.layer_count]  # a tiny model fits whole
+    bar = app.window.offload
+    assert bar.slider.maximum() == plan.layout.layer_count and bar.slider.isEnabled()
+    bar.slider.setValue(2)
+    with app.qtbot.waitSignal(app.controller.model_changed, check_params_cb=lambda s, t: s == "ready", timeout=30000):
+        bar.apply_button.click()
+    assert loads[-1] == 2 and app.controller.settings.n_gpu_layers == 2
+    assert app.controller.load_plan.n_gpu_layers == 2 and bar.slider.value() == 2
+
+
+def test_out_of_memory_names_the_cost_and_offers_a_retry(make_app, monkeypatch, gpu_machine):
+    app = make_app()
+    layout = phi4_layout()
+    monkeypatch.setattr("app.ui.workers.read_layout", lambda path: layout)
+    fits = auto_layers(layout, 4096, gpu_machine)
+    loads = []
+    factory = app._factory
+
+    def factory_that_runs_out(path, load):
+        loads.append(load.n_gpu_layers)
+        if load.n_gpu_layers > fits:
+            raise OutOfMemory("Not enough GPU and system memory to load phi4.gguf.")
+        return factory(path, load)
+
+    app.controller._worker._factory = factory_that_runs_out
+    app.controller.settings = app.controller.settings.with_changes(n_gpu_layers=41, context_size=4096)
+    asked = []
+    monkeypatch.setattr(Dialogs, "confirm", staticmethod(lambda *a: asked.append(a[2]) or True))
+    notices = []
+    app.controller.notice.connect(notices.append)
+    with app.qtbot.waitSignal(app.controller.model_changed, check_params_cb=lambda s, t: s == "ready", timeout=30000):
+        app.controller.load_model("/models/phi4.gguf")
+    assert loads == [41, fits]
+    assert "41 of 41 layers" in notices[0] and "GB free" in notices[0]
+    assert f"Retry with {fits} of 41 layers" in asked[0]
