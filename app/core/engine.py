@@ -31,11 +31,12 @@ from app.core.model_file import ModelFileInfo, inspect_model_file
 from app.core.prompt import PromptRenderer, RenderedPrompt
 from app.core.reasoning import ReasoningParser
 from app.core.sampling import build_sampler
-from app.core.types import ErrorEvent, Event, GenParams, Message, ProgressEvent, Stats, StatsEvent, TextEvent
+from app.core.types import ErrorEvent, Event, GenParams, Message, ProgressEvent, RateEvent, Stats, StatsEvent, TextEvent
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CONTEXT = 16384
+RATE_EVERY_SECONDS = 0.5  # live tok/s for the status bar
 # A decode slower than this makes per-token cancel checks too coarse for the 100 ms
 # goal, so llama.cpp's abort callback is switched on (it costs a Python call per graph
 # node, too much for fast tokens, negligible for slow ones).
@@ -354,6 +355,7 @@ class LlamaEngine:
         self._set_abort(False)
         generated, t_think_end, think_tokens, forced = 0, None, 0, False
         finish = "length"
+        t_begin = t_rate = perf()
         while generated < budget:
             if cancel.is_set():
                 finish = "cancelled"
@@ -396,6 +398,9 @@ class LlamaEngine:
                 raise GenerationError(f"llama.cpp failed while generating (code {rc}).")
             if t_model > SLOW_TOKEN_SECONDS and not self._abort_on:
                 self._set_abort(True)
+            if perf() - t_rate >= RATE_EVERY_SECONDS:
+                t_rate = perf()
+                yield RateEvent(generated, t_rate - t_begin)
         tail = utf8.flush()
         if tail:
             yield from parser.feed(tail)

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 
 from app.core.errors import ContextOverflow
 from app.core.reasoning import ReasoningParser
-from app.core.types import Event, GenParams, Message, Stats, StatsEvent
+from app.core.types import Event, GenParams, Message, RateEvent, Stats, StatsEvent
 
 DEFAULT_SCRIPT = "<think>Let me think. Two plus two is four.</think>The answer is **4**."
 
@@ -75,6 +75,8 @@ class ScriptedEngine:
             piece = self.script[pos : pos + self.chunk]
             pos += len(piece)
             sent += 1
+            if sent % 8 == 0:  # as the real engine reports its speed while streaming
+                yield RateEvent(sent, time.perf_counter() - start)
             yield from parser.feed(piece)
             if think_end is None and parser.reasoning_closed:
                 think_end, think_sent = time.perf_counter(), sent

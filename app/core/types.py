@@ -70,6 +70,22 @@ class ProgressEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class RateEvent:
+    """Generation speed so far, about twice a second while tokens stream."""
+
+    tokens: int
+    seconds: float
+    kind: Literal["rate"] = "rate"
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.seconds if self.seconds > 0 else 0.0
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "tokens": self.tokens, "seconds": round(self.seconds, 3)}
+
+
+@dataclass(frozen=True, slots=True)
 class Stats:
     prompt_tokens: int
     evaluated_prompt_tokens: int  # prompt tokens actually run (the rest came from the cache)
@@ -105,4 +121,4 @@ class ErrorEvent:
         return {"kind": self.kind, "message": self.message, "type": self.error_type, **self.details}
 
 
-Event = TextEvent | ProgressEvent | StatsEvent | ErrorEvent
+Event = TextEvent | ProgressEvent | RateEvent | StatsEvent | ErrorEvent

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, QTimer, Signal
 
+from app.core.documents.history import join_block, stored_blocks, with_instruction
 from app.core.engine import LoadParams
 from app.core.store import Store, StoredMessage
 from app.core.types import Message, Stats
@@ -50,6 +51,7 @@ class ChatController(QObject):
     retry_suggested = Signal(int)  # layers to retry with after running out of memory
     notice = Signal(str)  # a message for the person (errors, what to do next)
     stats_updated = Signal(object)  # Stats of the last reply
+    rate_updated = Signal(object)  # RateEvent: speed so far of the reply streaming now
     settings_changed = Signal(object)  # Settings, to be saved
     context_measured = Signal(int, int, int)  # conversation tokens, reserved for the reply, context size
 
@@ -186,8 +188,11 @@ class ChatController(QObject):
     def busy(self) -> bool:
         return self._stream is not None
 
-    def send(self, text: str) -> bool:
-        """Ask `text` in the current thread. False (text kept by the view) if it cannot start."""
+    def send(self, text: str, prompt: list[Message] | None = None, attach=None) -> bool:
+        """Ask `text` in the current thread. False (text kept by the view) if it cannot start.
+
+        With documents, `prompt` is what goes to the model (they are in it) and
+        `attach(user_message_id)` stores them with the message (see documents_panel)."""
         text = text.strip()
         if not text or self.busy:
             return False
@@ -201,9 +206,17 @@ class ChatController(QObject):
         if not path:
             self.store.rename_thread(self.thread_id, _title_from(text))
         user = self.store.add_message(self.thread_id, path[-1].id if path else None, "user", text)
-        self._reply_to(user)
+        if attach is not None:
+            attach(user.id)
+        self._reply_to(user, prompt)
         self.threads_changed.emit()
         return True
+
+    def prompt_for(self, text: str) -> list[Message]:
+        """The messages sending `text` now would give the model, before new documents."""
+        path = self.store.path(self.thread_id) if self.thread_id else []
+        history = self._history(path[-1]) if path else self._system_messages(None)
+        return history + [Message("user", text.strip())]
 
     def regenerate(self, assistant_id: int) -> None:
         message = self.store.get_message(assistant_id)
@@ -251,15 +264,16 @@ class ChatController(QObject):
 
     def _history(self, upto: StoredMessage) -> list[Message]:
         messages = self._system_messages(upto.thread_id)
-        for m in self.store.path(upto.thread_id):
+        path = self.store.path(upto.thread_id)
+        path = path[:[m.id for m in path].index(upto.id) + 1] if upto.id in {m.id for m in path} else path
+        blocks = stored_blocks(self.store, path)  # earlier turns' documents go in again, as first sent
+        for m in path:
             # Earlier replies go back without their thinking, as the model's template does.
             if m.role in ("user", "assistant") and (m.content or m.role == "user"):
-                messages.append(Message(m.role, m.content))
-            if m.id == upto.id:
-                break
-        return messages
+                messages.append(Message(m.role, join_block(blocks.get(m.id, ""), m.content)))
+        return with_instruction(messages) if blocks else messages
 
-    def _reply_to(self, user: StoredMessage) -> None:
+    def _reply_to(self, user: StoredMessage, prompt: list[Message] | None = None) -> None:
         reply = self.store.add_message(user.thread_id, user.id, "assistant", state="streaming")
         self._next_request += 1
         self._stream = _Stream(self._next_request, reply.id)
@@ -267,7 +281,7 @@ class ChatController(QObject):
         self.busy_changed.emit(True)
         params = self.settings.gen_params(**self.param_overrides)
         self._generate_requested.emit(
-            self._stream.request_id, self._history(user), params, self._stream.cancel, self._stream.answer_now
+            self._stream.request_id, prompt or self._history(user), params, self._stream.cancel, self._stream.answer_now
         )
 
     def _on_events(self, request_id: int, events: list) -> None:
@@ -281,6 +295,8 @@ class ChatController(QObject):
                 stream.reasoning.append(ev.text)
             elif ev.kind == "answer":
                 stream.answer.append(ev.text)
+            elif ev.kind == "rate":
+                self.rate_updated.emit(ev)
             elif ev.kind == "stats":
                 stream.stats = ev.stats
             elif ev.kind == "error":

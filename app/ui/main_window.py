@@ -22,15 +22,20 @@ from app.ui.model_bar import OffloadControls
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, controller: ChatController | None = None, dark: bool = False) -> None:
+    def __init__(self, controller: ChatController | None = None, dark: bool = False, models=None) -> None:
         super().__init__()
         self.setWindowTitle(APP_NAME)
         self.resize(1200, 760)
         self.controller = controller
         self._build(dark)
+        self.models = None  # ModelsFront: downloads, import, the check before a model loads
         if controller is not None:
             self._wire(controller)
             self.refresh_threads()
+            from app.ui.models_front import ModelsFront
+
+            self.models = ModelsFront(self, controller, models)
+            self.setAcceptDrops(True)  # a .gguf dropped anywhere on the window is imported
 
     # -- building ----------------------------------------------------------------------
 
@@ -54,6 +59,7 @@ class MainWindow(QMainWindow):
         self.model_label = QLabel("No model loaded")
         self.model_label.setObjectName("modelLabel")
         self.open_model_button = QPushButton("Open model…")
+        self.models_button = QPushButton("Models…")
         self.context_meter = QProgressBar()
         self.context_meter.setObjectName("contextMeter")
         self.context_meter.setMinimumWidth(240)
@@ -65,6 +71,7 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.offload)
         bar.addWidget(self.context_meter)
         bar.addWidget(self.open_model_button)
+        bar.addWidget(self.models_button)
 
         settings = self.controller.settings if self.controller else None
         self.chat = ChatView(settings.layout if settings else "auto", settings.thinking_expanded if settings else False, dark)
@@ -105,6 +112,8 @@ class MainWindow(QMainWindow):
         menu = self.menuBar().addMenu("&File")
         self.new_action = self._action(menu, "New thread", QKeySequence.StandardKey.New, self._new_thread)
         self._action(menu, "Open model…", QKeySequence.StandardKey.Open, self._open_model)
+        self._action(menu, "Models…", None, self.open_models)
+        self._action(menu, "Import .gguf…", None, lambda: self.models and self.models.import_from_file_dialog())
         self._action(menu, "Export thread as Markdown…", None, self._export)
         self._action(menu, "Settings…", QKeySequence.StandardKey.Preferences, self.open_settings)
         menu.addSeparator()
@@ -125,6 +134,7 @@ class MainWindow(QMainWindow):
     def _wire(self, c: ChatController) -> None:
         self.new_button.clicked.connect(self._new_thread)
         self.open_model_button.clicked.connect(self._open_model)
+        self.models_button.clicked.connect(self.open_models)
         self.search.textChanged.connect(lambda _: self.refresh_threads())
         self.thread_list.currentItemChanged.connect(self._thread_clicked)
         self.thread_list.customContextMenuRequested.connect(self._thread_menu)
@@ -149,6 +159,7 @@ class MainWindow(QMainWindow):
         self.offload.layers_chosen.connect(c.set_gpu_layers)
         c.notice.connect(lambda text: self.statusBar().showMessage(text))
         c.stats_updated.connect(self._stats)
+        c.rate_updated.connect(self._rate)
         c.context_measured.connect(self.show_context)
 
     # -- threads -------------------------------------------------------------------------
@@ -280,7 +291,45 @@ class MainWindow(QMainWindow):
     def _open_model(self) -> None:
         path = Dialogs.open_model(self, self.controller.settings.models_dir)
         if path:
-            self.controller.load_model(path)
+            self.choose_model(path)
+
+    # -- models (app/ui/models_front.py) -----------------------------------------------------
+
+    def open_models(self):
+        return self.models.open_dialog() if self.models else None
+
+    def choose_model(self, path: str | Path) -> None:
+        """Load `path` through the check a download gets before its first use."""
+        self.models.choose_model(path)
+
+    def import_model(self, path: str | Path) -> bool:
+        """Validate and add a .gguf, offering to load it; False with the reason shown if unusable."""
+        return bool(self.models and self.models.import_model(path))
+
+    def show_first_run(self) -> None:
+        self.models.show_first_run()
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        from app.ui.models_front import gguf_paths
+
+        if self.models and gguf_paths(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        from app.ui.models_front import gguf_paths
+
+        paths = gguf_paths(event.mimeData()) if self.models else []
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        for path in paths:
+            self.import_model(path)
+
+    def _rate(self, rate) -> None:
+        self.stats_label.setText(f"{rate.tokens_per_second:.1f} tok/s · {rate.tokens:,} tokens · {rate.seconds:.0f} s")
 
     def _stats(self, stats) -> None:
         self.stats_label.setText(
@@ -302,4 +351,6 @@ class MainWindow(QMainWindow):
         self.chat.shutdown()
         if self.controller is not None:
             self.controller.shutdown()
+        if self.models is not None:
+            self.models.shutdown()
         super().closeEvent(event)

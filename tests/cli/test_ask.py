@@ -33,7 +33,7 @@ def test_json_events_end_with_stats(smollm2):
     assert proc.returncode == 0, proc.stderr
     events = [json.loads(line) for line in proc.stdout.splitlines()]
     kinds = [e["kind"] for e in events]
-    assert kinds[-1] == "stats" and set(kinds[:-1]) <= {"reasoning", "answer", "progress"}
+    assert kinds[-1] == "stats" and set(kinds[:-1]) <= {"reasoning", "answer", "progress", "rate"}
     assert "reasoning" in kinds and "answer" in kinds
     stats = events[-1]
     for key in ("prompt_tokens", "generated_tokens", "think_seconds", "answer_seconds", "tokens_per_second"):

@@ -24,7 +24,8 @@ def ask(question: str, system: str | None = PHI4_REASONING_SYSTEM_PROMPT) -> lis
 
 
 def collect(stream):
-    events = [e for e in stream if e.kind != "progress"]
+    """Text and error events, and the stats; speed reports are checked where they matter."""
+    events = [e for e in stream if e.kind not in ("progress", "rate")]
     stats = events[-1]
     assert stats.kind == "stats"
     return events[:-1], stats.stats
@@ -204,7 +205,7 @@ def test_answer_now_closes_thinking_and_continues(fresh):
     answer_now = threading.Event()
     events = []
     for ev in fresh.stream(ask("Think hard."), GenParams(seed=4, max_tokens=40, grammar=grammar), None, answer_now):
-        if ev.kind != "progress":
+        if ev.kind not in ("progress", "rate"):
             events.append(ev)
         if ev.kind == "reasoning" and len(events) == 3:
             answer_now.set()
@@ -217,3 +218,17 @@ def test_answer_now_closes_thinking_and_continues(fresh):
     close = fresh.tokenize("\n</think>\n\n", starts_prompt=False)
     cached = fresh.cached_tokens
     assert any(cached[i : i + len(close)] == close for i in range(len(cached)))
+
+
+def test_speed_is_reported_while_tokens_stream(fresh):
+    params = GenParams(max_tokens=120, seed=2, ignore_eos=True)
+    events = list(fresh.stream(ask("Count slowly."), params))
+    rates = [e for e in events if e.kind == "rate"]
+    stats = events[-1].stats
+    # At most one report per half second: the count depends on the machine's speed, the
+    # order and the totals do not.
+    assert all(a.tokens < b.tokens and a.seconds < b.seconds for a, b in zip(rates, rates[1:]))
+    assert all(0 < r.tokens <= stats.generated_tokens and r.tokens_per_second > 0 for r in rates)
+    assert len(rates) <= int(stats.answer_seconds + stats.think_seconds) * 2 + 1
+    if stats.answer_seconds + stats.think_seconds > 1.0:
+        assert rates
