@@ -32,6 +32,7 @@ class ScriptedEngine:
         self.context_size = context_size
         self.gate = gate
         self.requests: list[list[Message]] = []
+        self.params: list[GenParams] = []
         self.closed = False
 
     def count_prompt_tokens(self, messages: Sequence[Message]) -> int:
@@ -44,6 +45,7 @@ class ScriptedEngine:
         if prompt + min(params.reply_reserve, self.context_size // 4) > self.context_size:
             raise ContextOverflow(prompt, self.context_size, min(params.reply_reserve, self.context_size // 4))
         self.requests.append(list(messages))
+        self.params.append(params)
         return self._run(prompt, params, cancel or threading.Event(), answer_now)
 
     def _run(self, prompt: int, params: GenParams, cancel: threading.Event,

@@ -16,7 +16,7 @@ from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, QTimer, Signal
 from app.core.documents.history import join_block, stored_blocks, with_instruction
 from app.core.engine import LoadParams
 from app.core.store import Store, StoredMessage
-from app.core.types import Message, Stats
+from app.core.types import GenParams, Message, Stats
 from app.settings import Settings
 from app.ui.workers import EngineFactory, GenerationWorker, llama_factory
 
@@ -257,6 +257,18 @@ class ChatController(QObject):
 
     # -- generation ------------------------------------------------------------------
 
+    def thread_overrides(self, thread_id: int | None) -> dict:
+        """The sampling values this thread set for itself (only fields GenParams has)."""
+        thread = self.store.get_thread(thread_id) if thread_id else None
+        if thread is None:
+            return {}
+        return {k: v for k, v in thread.settings.items() if k in GenParams.__dataclass_fields__}
+
+    def set_thread_settings(self, thread_id: int, system_prompt: str | None, overrides: dict) -> None:
+        """This thread's own system prompt (None: the default) and sampling values."""
+        self.store.update_thread_settings(thread_id, system_prompt=system_prompt, settings=overrides)
+        self.measure_context()  # the system prompt is part of what the context holds
+
     def _system_messages(self, thread_id: int | None) -> list[Message]:
         thread = self.store.get_thread(thread_id) if thread_id else None
         system = thread.system_prompt if thread and thread.system_prompt is not None else self.settings.system_prompt
@@ -279,7 +291,7 @@ class ChatController(QObject):
         self._stream = _Stream(self._next_request, reply.id)
         self.conversation_changed.emit(self.store.path(user.thread_id))
         self.busy_changed.emit(True)
-        params = self.settings.gen_params(**self.param_overrides)
+        params = self.settings.gen_params(**{**self.thread_overrides(user.thread_id), **self.param_overrides})
         self._generate_requested.emit(
             self._stream.request_id, prompt or self._history(user), params, self._stream.cancel, self._stream.answer_now
         )

@@ -27,12 +27,51 @@ class Dialogs:
         return text if ok else None
 
     @staticmethod
+    def run(dialog) -> bool:
+        """Show a dialog modally; True when accepted."""
+        return bool(dialog.exec())
+
+    @staticmethod
     def confirm(parent: QWidget, title: str, question: str, action: str) -> bool:
         box = QMessageBox(QMessageBox.Icon.Question, title, question, parent=parent)
         yes = box.addButton(action, QMessageBox.ButtonRole.AcceptRole)
         box.addButton(QMessageBox.StandardButton.Cancel)
         box.exec()
         return box.clickedButton() is yes
+
+    @staticmethod
+    def stop_download(parent: QWidget, kept: str) -> str | None:
+        """"delete" or "keep" the part downloaded so far (`kept`, e.g. "1.20 GB"); None: go on downloading."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Cancel download",
+                          f"Cancel the download and delete the {kept} downloaded so far?\n\n"
+                          f"Keep it, and the download can resume from there later.", parent=parent)
+        delete = box.addButton("Delete it", QMessageBox.ButtonRole.DestructiveRole)
+        keep = box.addButton("Keep it", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Go on downloading", QMessageBox.ButtonRole.RejectRole)
+        box.exec()
+        return {delete: "delete", keep: "keep"}.get(box.clickedButton())
+
+    @staticmethod
+    def open_documents(parent: QWidget, start_dir: str = "") -> list[str]:
+        paths, _ = QFileDialog.getOpenFileNames(parent, "Attach documents", start_dir, "All files (*)")
+        return list(paths)
+
+    @staticmethod
+    def documents_dont_fit(parent: QWidget, plan, larger: tuple[int, str] | None) -> str:
+        """The attached documents do not all fit: "passages", "context" (reload with
+        `larger` = (tokens, what it costs)) or "cancel" (back to the chips)."""
+        from app.ui.budget_text import budget_question
+
+        box = QMessageBox(QMessageBox.Icon.Question, "Documents do not fit", budget_question(plan), parent=parent)
+        choices = {}
+        if plan.decision == "passages":
+            choices[box.addButton("Use the most relevant passages", QMessageBox.ButtonRole.AcceptRole)] = "passages"
+        if larger is not None:
+            label = f"Use a {larger[0]:,}-token context ({larger[1]})"
+            choices[box.addButton(label, QMessageBox.ButtonRole.ActionRole)] = "context"
+        box.addButton("Remove files or cancel", QMessageBox.ButtonRole.RejectRole)
+        box.exec()
+        return choices.get(box.clickedButton(), "cancel")
 
     @staticmethod
     def error(parent: QWidget, message: str) -> None:

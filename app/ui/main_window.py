@@ -19,6 +19,7 @@ from app.ui.controller import ChatController
 from app.ui.dialogs import Dialogs
 from app.ui.export import thread_markdown
 from app.ui.model_bar import OffloadControls
+from app.ui.thread_settings_dialog import ThreadSettingsDialog
 
 
 class MainWindow(QMainWindow):
@@ -115,6 +116,7 @@ class MainWindow(QMainWindow):
         self._action(menu, "Models…", None, self.open_models)
         self._action(menu, "Import .gguf…", None, lambda: self.models and self.models.import_from_file_dialog())
         self._action(menu, "Export thread as Markdown…", None, self._export)
+        self._action(menu, "Thread settings…", None, lambda: self.edit_thread_settings(self.controller.thread_id))
         self._action(menu, "Settings…", QKeySequence.StandardKey.Preferences, self.open_settings)
         menu.addSeparator()
         self._action(menu, "Quit", QKeySequence.StandardKey.Quit, self.close)
@@ -193,8 +195,19 @@ class MainWindow(QMainWindow):
         thread_id = item.data(Qt.ItemDataRole.UserRole)
         menu = QMenu(self)
         menu.addAction("Rename…", lambda: self._rename(thread_id, item.text()))
+        menu.addAction("Thread settings…", lambda: self.edit_thread_settings(thread_id))
         menu.addAction("Delete", lambda: self.delete_thread(thread_id))
         menu.exec(self.thread_list.mapToGlobal(pos))
+
+    def edit_thread_settings(self, thread_id: int | None) -> None:
+        """This thread's own system prompt and sampling values."""
+        thread = self.controller.store.get_thread(thread_id) if thread_id else None
+        if thread is None:
+            self.statusBar().showMessage("Open or start a thread first.")
+            return
+        dialog = ThreadSettingsDialog(thread, self.controller.settings, self)
+        if Dialogs.run(dialog):
+            self.controller.set_thread_settings(thread_id, dialog.system_prompt(), dialog.overrides())
 
     def _rename(self, thread_id: int, title: str) -> None:
         new = Dialogs.text(self, "Rename thread", "Title:", title)
