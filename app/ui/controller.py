@@ -68,6 +68,7 @@ class ChatController(QObject):
         self.context_size = 0
         self.load_plan = None  # LoadPlan of the model loaded or loading
         self.failed_path: str | None = None  # the model whose load failed last (for a retry)
+        self.draft = ""  # typed, not yet sent
         self._stream: _Stream | None = None
         self._next_request = 0
         self.param_overrides: dict = {}  # per-session GenParams changes (the self-test's grammar)
@@ -129,7 +130,15 @@ class ChatController(QObject):
             return
         path = self.store.path(self.thread_id) if self.thread_id else []
         messages = self._history(path[-1]) if path else self._system_messages(None)
+        if self.draft.strip():  # what is typed but not sent yet counts too
+            messages = [*messages, Message("user", self.draft)]
         self._count_requested.emit(messages)
+
+    def set_draft(self, text: str) -> None:
+        """The composer's unsent text, for the context meter."""
+        if text != self.draft:
+            self.draft = text
+            self.measure_context()
 
     def _on_counted(self, tokens: int, context_size: int) -> None:
         reserve = min(self.settings.max_tokens, 1024, context_size // 4)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem, QMainWindow, QMenu,
@@ -13,10 +13,12 @@ from PySide6.QtWidgets import (
 
 from app import APP_NAME
 from app.core.store import StoredMessage
+from app.ui.attachments import AttachmentTray
 from app.ui.chat_view import ChatView
 from app.ui.composer import Composer
 from app.ui.controller import ChatController
 from app.ui.dialogs import Dialogs
+from app.ui.documents_panel import DocumentsPanel
 from app.ui.export import thread_markdown
 from app.ui.model_bar import OffloadControls
 from app.ui.thread_settings_dialog import ThreadSettingsDialog
@@ -30,8 +32,10 @@ class MainWindow(QMainWindow):
         self.controller = controller
         self._build(dark)
         self.models = None  # ModelsFront: downloads, import, the check before a model loads
+        self.documents: DocumentsPanel | None = None  # attachments: chips, reading, fitting on send
         if controller is not None:
             self._wire(controller)
+            self.documents = DocumentsPanel(self, controller)  # after _wire: its slots run after the window's
             self.refresh_threads()
             from app.ui.models_front import ModelsFront
 
@@ -94,6 +98,8 @@ class MainWindow(QMainWindow):
         center_layout.setContentsMargins(6, 6, 6, 6)
         center_layout.addLayout(bar)
         center_layout.addWidget(self.chat, 1)
+        self.attachment_tray = AttachmentTray()
+        center_layout.addWidget(self.attachment_tray)
         center_layout.addLayout(compose_row)
 
         splitter = QSplitter()
@@ -162,6 +168,10 @@ class MainWindow(QMainWindow):
         c.notice.connect(lambda text: self.statusBar().showMessage(text))
         c.stats_updated.connect(self._stats)
         c.rate_updated.connect(self._rate)
+        # The meter counts the unsent text too, re-measured once typing pauses.
+        self._draft_timer = QTimer(self, singleShot=True, interval=400)
+        self._draft_timer.timeout.connect(lambda: c.set_draft(self.composer.toPlainText()))
+        self.composer.textChanged.connect(self._draft_timer.start)
         c.context_measured.connect(self.show_context)
 
     # -- threads -------------------------------------------------------------------------
@@ -267,6 +277,8 @@ class MainWindow(QMainWindow):
         self.refresh_threads()
 
     def _send(self, text: str) -> None:
+        if self.documents is not None and self.documents.send(text):
+            return  # files are attached: the documents panel sends once they fit
         if self.controller.send(text):
             self.composer.clear()
 
@@ -355,13 +367,21 @@ class MainWindow(QMainWindow):
         self.context_meter.setMaximum(max(size, 1))
         self.context_meter.setValue(min(tokens + reserve, size))
         self.context_meter.setFormat(f"{tokens:,} + {reserve:,} reply / {size:,}")
+        over = tokens + reserve > size  # a send would be refused: make it visible before
+        if self.context_meter.property("over") != over:
+            self.context_meter.setProperty("over", over)
+            self.context_meter.style().unpolish(self.context_meter)
+            self.context_meter.style().polish(self.context_meter)
         self.context_meter.setToolTip(
-            f"The conversation takes {tokens:,} tokens (system prompt and history, answers without their "
-            f"thinking); {reserve:,} are kept free for the reply; the context holds {size:,}."
+            f"The conversation takes {tokens:,} tokens (system prompt, history with answers but not their "
+            f"thinking, and what you have typed); {reserve:,} are kept free for the reply; the context "
+            f"holds {size:,}."
         )
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         self.chat.shutdown()
+        if self.documents is not None:
+            self.documents.shutdown()
         if self.controller is not None:
             self.controller.shutdown()
         if self.models is not None:

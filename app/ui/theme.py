@@ -17,6 +17,7 @@ _SHEET = """
 #roleLabel {{ font-weight: bold; }}
 #fitLabel[warn="true"] {{ color: #c0392b; }}
 #backendLabel {{ color: {dim}; }}
+#contextMeter[over="true"]::chunk {{ background: #c0392b; }}
 """
 
 

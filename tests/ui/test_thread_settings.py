@@ -1,7 +1,6 @@
 """A thread's own system prompt and sampling values reach the engine, survive a
 restart, and leave other threads on the defaults."""
 
-
 from app.ui.dialogs import Dialogs
 from app.ui.thread_settings_dialog import ThreadSettingsDialog
 

@@ -1,0 +1,18 @@
+"""The context meter counts what is typed but not sent, and turns red past the context."""
+
+
+def test_typed_text_counts_and_overflow_shows(make_app):
+    app = make_app()
+    app.load()
+    app.ask("Hello there")
+    meter = app.window.context_meter
+    before = meter.value()
+    with app.qtbot.waitSignal(app.controller.context_measured, timeout=5000) as sig:
+        app.window.composer.setPlainText("word " * 50)
+    tokens, reserve, size = sig.args
+    assert meter.value() == min(tokens + reserve, size) > before
+    assert meter.property("over") is False
+    with app.qtbot.waitSignal(app.controller.context_measured, timeout=5000) as sig:
+        app.window.composer.setPlainText("word " * (size + 10))
+    assert sig.args[0] + sig.args[1] > size and meter.property("over") is True
+    assert f"/ {size:,}" in meter.format()
