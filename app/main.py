@@ -91,7 +91,9 @@ def run_gui(args: argparse.Namespace, qt_args: list[str]) -> int:
         return _report_start(app, window, store)
     sys.excepthook = _excepthook
     if model:
-        controller.load_model(model)
+        window.choose_model(model)  # a download not yet checked is verified first
+    else:
+        window.show_first_run()  # offer the default download, or a .gguf already on disk
     code = app.exec()
     store.close()
     return code

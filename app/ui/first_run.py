@@ -1,0 +1,105 @@
+"""What the conversation area shows before any model is chosen: the default download
+(with its size) and a way to use a .gguf already on disk."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+
+from app.core.catalog import CatalogFile
+from app.ui.download_text import failure_text, percent, progress_text, short_size, size_text
+from app.ui.model_manager import ModelManager
+
+
+class FirstRunPanel(QWidget):
+    download_requested = Signal(object)  # CatalogFile
+    import_requested = Signal()
+    models_requested = Signal()
+    use_requested = Signal(str)  # a model already downloaded
+
+    def __init__(self, manager: ModelManager, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("firstRun")
+        self.manager = manager
+        self.file: CatalogFile = manager.catalog.default_file()
+        title = QLabel("<h2>Choose a model to start</h2>")
+        self.text = QLabel()
+        self.text.setWordWrap(True)
+        self.download_button = QPushButton()
+        self.download_button.setDefault(True)
+        self.use_button = QPushButton()
+        self.use_button.hide()
+        self.import_button = QPushButton("I already have a .gguf…")
+        self.more_button = QPushButton("All models…")
+        self.progress = QProgressBar()
+        self.progress.hide()
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        buttons = QHBoxLayout()
+        for b in (self.download_button, self.use_button, self.import_button, self.more_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        column = QVBoxLayout()
+        for w in (title, self.text):
+            column.addWidget(w)
+        column.addLayout(buttons)
+        column.addWidget(self.progress)
+        column.addWidget(self.status)
+        inner = QWidget()
+        inner.setMaximumWidth(720)
+        inner.setLayout(column)
+        outer = QVBoxLayout(self)
+        outer.addStretch(1)
+        outer.addWidget(inner, 0, Qt.AlignmentFlag.AlignHCenter)
+        outer.addStretch(2)
+
+        self.download_button.clicked.connect(lambda: self.download_requested.emit(self.file))
+        self.import_button.clicked.connect(self.import_requested)
+        self.more_button.clicked.connect(self.models_requested)
+        self.use_button.clicked.connect(lambda: self.use_requested.emit(self.use_button.property("path")))
+        manager.sizes_ready.connect(self.refresh)
+        manager.states_changed.connect(self.refresh)
+        manager.download_started.connect(self._progressed)
+        manager.download_progressed.connect(self._progressed)
+        manager.download_failed.connect(self._failed)
+        manager.download_stopped.connect(self._stopped)
+        self.refresh()
+
+    def refresh(self, *_) -> None:
+        f = self.file
+        exact = self.manager.exact_sizes.get(f.primary.spec)
+        size = size_text(exact) if exact else size_text(f.approx_size, approx=True)
+        self.text.setText(
+            f"Ponder runs Microsoft's Phi-4-reasoning on this computer. Download it once ({f.quant}, {size}, "
+            f"from {f.primary.repo_id}); after that it works without a network. The download can be paused "
+            f"and resumes where it stopped, and the file is checked before it is used.")
+        states = self.manager.states()
+        st = next((s for s in states if s.file.id == f.id), None)
+        verb = "Resume downloading" if st is not None and st.state == "partial" else "Download"
+        self.download_button.setText(f"{verb} {f.model_name} ({short_size(exact or f.approx_size)})")
+        self.download_button.setEnabled(self.manager.active is None)
+        usable = next((s for s in states if s.usable), None)
+        self.use_button.setVisible(usable is not None)
+        if usable is not None:
+            self.use_button.setText(f"Use {usable.file.model_name} {usable.file.quant} (downloaded)")
+            self.use_button.setProperty("path", str(usable.path))
+        if self.manager.active is None:
+            self.progress.hide()
+
+    def _progressed(self, *_) -> None:
+        active = self.manager.active
+        if active is None:
+            return
+        self.download_button.setEnabled(False)
+        self.progress.show()
+        self.progress.setValue(percent(active.progress))
+        self.status.setText(f"Downloading {active.file.model_name} {active.file.quant}: "
+                            + (progress_text(active.progress) if active.progress is not None else "starting…"))
+
+    def _failed(self, file_id: str, message: str, kind: str) -> None:
+        self.refresh()
+        self.status.setText(failure_text(message, kind))
+
+    def _stopped(self, file_id: str, deleted: bool) -> None:
+        self.refresh()
+        self.status.setText("Download cancelled." if deleted else "Paused; it resumes where it stopped.")

@@ -1,0 +1,167 @@
+"""The main window's side of models: the Models… dialog, the first-run panel, the status-bar
+download readout, importing (and dropping) .gguf files, and the check before a file loads.
+
+Choosing a model always goes through ModelManager.prepare, so a downloaded file is
+verified before its first load and a damaged one never reaches the GenerationWorker;
+then ChatController.load_model, the same path as --model and Open model….
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QObject
+
+from app import paths
+from app.core.catalog import CatalogFile, load_catalog
+from app.core.errors import AppError
+from app.core.local_models import ImportedModels
+from app.core.verify import VerifiedStore
+from app.ui.dialogs import Dialogs
+from app.ui.download_indicator import DownloadIndicator
+from app.ui.download_text import failure_text
+from app.ui.download_worker import DownloadPlace
+from app.ui.model_manager import ModelManager
+
+log = logging.getLogger(__name__)
+
+
+def default_manager(settings) -> ModelManager:
+    """Downloads into the shared Hugging Face cache, records in the app's data folder."""
+    folder = Path(settings.models_dir).expanduser() if settings.models_dir else None
+    place = DownloadPlace(VerifiedStore(paths.data_dir() / "verified.json"))
+    return ModelManager(load_catalog(), place, ImportedModels(paths.data_dir() / "models.json"), models_dir=folder)
+
+
+def gguf_paths(mime) -> list[str]:
+    """The local .gguf files in a drag; other files are someone else's to take."""
+    if not mime.hasUrls():
+        return []
+    return [u.toLocalFile() for u in mime.urls() if u.isLocalFile() and u.toLocalFile().lower().endswith(".gguf")]
+
+
+class ModelsFront(QObject):
+    def __init__(self, window, controller, manager: ModelManager | None = None) -> None:
+        super().__init__(window)
+        self.window = window
+        self.controller = controller
+        self.manager = manager or default_manager(controller.settings)
+        self.dialog = None
+        self.first_run = None
+        self._load_when_downloaded: str | None = None  # a download started from the first-run panel
+        self.indicator = DownloadIndicator(self.manager)
+        window.statusBar().addPermanentWidget(self.indicator)
+        self.indicator.clicked.connect(self.open_dialog)
+        m = self.manager
+        m.model_ready.connect(self.controller.load_model)
+        m.model_refused.connect(self._refused)
+        m.verify_started.connect(lambda path: self._say(f"Checking {Path(path).name} before its first use…"))
+        m.verify_progressed.connect(self._verifying)
+        m.download_finished.connect(self._downloaded)
+        m.download_failed.connect(self._failed)
+        controller.model_changed.connect(self._model_changed)
+
+    def _say(self, text: str) -> None:
+        self.window.statusBar().showMessage(text)
+
+    # -- the dialog --------------------------------------------------------------------------
+
+    def open_dialog(self):
+        if self.dialog is None:
+            from app.ui.models_dialog import ModelsDialog
+
+            self.dialog = ModelsDialog(self.manager, self.window)
+            self.dialog.model_chosen.connect(self.choose_model)
+            self.dialog.import_requested.connect(self.import_model)
+        else:
+            self.dialog.refresh()
+            self.manager.fetch_sizes()
+        self.dialog.show()
+        self.dialog.raise_()
+        self.dialog.activateWindow()
+        return self.dialog
+
+    # -- choosing, checking, loading ----------------------------------------------------------
+
+    def choose_model(self, path: str | Path) -> None:
+        """Load `path` once it is safe: verified first if it is a download not yet checked."""
+        self.manager.prepare(str(path))
+
+    def _verifying(self, path: str, done: int, total: int) -> None:
+        pct = int(done * 100 / total) if total else 100
+        self._say(f"Checking {Path(path).name} before its first use: {pct}%")
+
+    def _refused(self, path: str, why: str) -> None:
+        cfile = self.manager.catalog_file_for(path)
+        if cfile is None:
+            Dialogs.error(self.window, why)
+        elif Dialogs.confirm(self.window, "Damaged model", why, "Download again"):
+            self.download(cfile, load=True)
+
+    def download(self, cfile: CatalogFile, load: bool = False) -> None:
+        if self.manager.start_download(cfile) and load:
+            self._load_when_downloaded = cfile.id
+
+    def _downloaded(self, file_id: str, path: str) -> None:
+        self._say(f"Downloaded and verified {Path(path).name}.")
+        if self._load_when_downloaded == file_id:
+            self._load_when_downloaded = None
+            self.choose_model(path)
+
+    def _failed(self, file_id: str, message: str, kind: str) -> None:
+        if self._load_when_downloaded == file_id:
+            self._load_when_downloaded = None
+        if self.dialog is None or not self.dialog.isVisible():
+            self._say(failure_text(message, kind).split("\n")[0])
+
+    # -- import --------------------------------------------------------------------------------
+
+    def import_model(self, path: str | Path) -> bool:
+        """Validate and add a .gguf; offer to load it. False (and the reason shown) if it is unusable."""
+        try:
+            info = self.manager.imported.add(path)
+        except AppError as exc:
+            Dialogs.error(self.window, exc.user_message)
+            return False
+        except OSError as exc:
+            Dialogs.error(self.window, f"{path} could not be read: {exc.strerror or exc}")
+            return False
+        self.manager.states_changed.emit()
+        self._say(f"Added {info.path.name}.")
+        if Dialogs.confirm(self.window, "Model added",
+                           f"{info.path.name} ({info.architecture}) was added to your models. Load it now?", "Load"):
+            self.choose_model(info.path)
+        return True
+
+    def import_from_file_dialog(self) -> None:
+        path = Dialogs.open_model(self.window, self.controller.settings.models_dir)
+        if path:
+            self.import_model(path)
+
+    # -- first run -----------------------------------------------------------------------------
+
+    def show_first_run(self) -> None:
+        """No model chosen yet: the conversation area offers the default download instead."""
+        if self.first_run is None:
+            from app.ui.first_run import FirstRunPanel
+
+            panel = self.first_run = FirstRunPanel(self.manager)
+            chat = self.window.chat
+            layout = chat.parentWidget().layout()
+            layout.insertWidget(layout.indexOf(chat), panel, 1)
+            panel.download_requested.connect(lambda f: self.download(f, load=True))
+            panel.import_requested.connect(self.import_from_file_dialog)
+            panel.models_requested.connect(self.open_dialog)
+            panel.use_requested.connect(self.choose_model)
+        self.window.chat.hide()
+        self.first_run.show()
+        self.manager.fetch_sizes()
+
+    def _model_changed(self, state: str, _text: str) -> None:
+        if state in ("loading", "ready") and self.first_run is not None and self.first_run.isVisible():
+            self.first_run.hide()
+            self.window.chat.show()
+
+    def shutdown(self) -> None:
+        self.manager.shutdown()
