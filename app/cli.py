@@ -18,6 +18,7 @@ from pathlib import Path
 from app import cli_docs, cli_models
 from app.core.engine import LlamaEngine, LoadParams
 from app.core.errors import AppError
+from app.core.fit import AUTO_LAYERS, plan_load
 from app.core.prompt import PHI4_REASONING_SYSTEM_PROMPT, with_system_prompt
 from app.core.types import GenParams, Message
 
@@ -32,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask = sub.add_parser("ask", help="ask one question and stream the reply")
     ask.add_argument("question")
     ask.add_argument("--model", required=True, type=Path, help="path to a .gguf file")
-    ask.add_argument("--n-gpu-layers", type=int, default=0, help="layers on the GPU (-1: all)")
+    ask.add_argument("--n-gpu-layers", type=_layers, default=0,
+                     help="layers on the GPU: a number, -1 for all, or 'auto' for the most that fit")
     ask.add_argument("--ctx", type=int, default=0, help="context size in tokens (default: model's, at most 16384)")
     ask.add_argument("--max-tokens", type=int, default=_DEFAULTS.max_tokens)
     ask.add_argument("--temperature", type=float, default=_DEFAULTS.temperature)
@@ -46,6 +48,27 @@ def build_parser() -> argparse.ArgumentParser:
     cli_docs.add_arguments(ask)
     cli_models.add_parser(sub)
     return parser
+
+
+def _layers(value: str) -> int:
+    if value.lower() == "auto":
+        return AUTO_LAYERS
+    return int(value)
+
+
+def _resolve_layers(model: Path, requested: int, n_ctx: int) -> int:
+    """'auto' becomes the most layers the fit estimate says fit on this machine."""
+    if requested != AUTO_LAYERS:
+        return requested
+    from app.core.engine import DEFAULT_CONTEXT
+    from app.core.gguf_info import read_layout
+    from app.core.hardware import detect
+
+    layout = read_layout(model)
+    ctx = n_ctx or min(layout.context_length or DEFAULT_CONTEXT, DEFAULT_CONTEXT)
+    plan = plan_load(layout, detect(), ctx, requested)
+    sys.stderr.write(f"{plan.estimate().label()}\n")
+    return plan.n_gpu_layers
 
 
 def _grammar(value: str | None) -> str | None:
@@ -117,7 +140,8 @@ def ask(args: argparse.Namespace) -> int:
             seed=args.seed,
             grammar=_grammar(args.grammar),
         )
-        load = LoadParams(n_gpu_layers=args.n_gpu_layers, n_ctx=args.ctx, n_threads=args.threads)
+        layers = _resolve_layers(args.model, args.n_gpu_layers, args.ctx)
+        load = LoadParams(n_gpu_layers=layers, n_ctx=args.ctx, n_threads=args.threads)
         system = PHI4_REASONING_SYSTEM_PROMPT if args.system is None else args.system
         messages = with_system_prompt([Message("user", args.question)], system)
         docs = cli_docs.read(args)

@@ -93,3 +93,15 @@ def test_out_of_memory_is_a_message_not_a_crash(smollm2):
 
 def test_model_fixture_is_the_pinned_file(smollm2):
     assert model_files._sha256(smollm2) == model_files.SMOLLM2_SHA256
+
+
+def test_auto_layers_follow_the_fit_estimate(smollm2):
+    proc = run_app("ask", "--model", str(smollm2), "--ctx", "1024", "--n-gpu-layers", "auto", "--max-tokens", "4",
+                   "--seed", "1", "--json", "Hi")
+    assert proc.returncode == 0, proc.stderr
+    import llama_cpp
+
+    # This build's answer decides the label: CPU-only builds never claim GPU layers.
+    label = next(line for line in proc.stderr.splitlines() if "layers on GPU" in line)
+    assert label.startswith("0/31") if not llama_cpp.llama_supports_gpu_offload() else "/31 layers on GPU" in label
+    assert json.loads(proc.stdout.splitlines()[-1])["kind"] == "stats"
