@@ -16,7 +16,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -55,6 +55,8 @@ class LoadParams:
     # Repacked CPU weight layouts (faster matmuls). None: on, except on AMX CPUs
     # (see llama_runtime.cpu_has_amx).
     cpu_repack: bool | None = None
+    # Called with 0.0..1.0 as the weights load; returning False stops the load.
+    progress: Callable[[float], bool] | None = None
 
 
 class Engine(Protocol):
@@ -116,6 +118,11 @@ class LlamaEngine:
         mp = llama_cpp.llama_model_default_params()
         mp.n_gpu_layers = 0x7FFFFFFF if load.n_gpu_layers < 0 else load.n_gpu_layers
         mp.use_extra_bufts = load.cpu_repack if load.cpu_repack is not None else not llama_runtime.cpu_has_amx()
+        if load.progress is not None:
+            report = load.progress
+            # Kept on self: llama.cpp calls it until the load returns.
+            self._progress_cb = llama_cpp.llama_progress_callback(lambda p, _ud: bool(report(p)))
+            mp.progress_callback = self._progress_cb
         mark = llama_runtime.log_mark()
         self._model = llama_cpp.llama_model_load_from_file(str(self.path).encode(), mp)
         if not self._model:

@@ -86,6 +86,7 @@ class ChatController(QObject):
         self._worker.model_failed.connect(self._on_model_failed)
         self._worker.load_planned.connect(self._on_load_planned)
         self._worker.retry_suggested.connect(self.retry_suggested)
+        self._worker.load_progress.connect(self._on_load_progress)
         self._worker.events_ready.connect(self._on_events)
         self._worker.generation_finished.connect(self._on_finished)
         self._worker.generation_failed.connect(self._on_failed)
@@ -104,6 +105,10 @@ class ChatController(QObject):
         self.model_changed.emit("loading", f"Loading {path.rsplit('/', 1)[-1]}…")
         load = LoadParams(n_gpu_layers=self.settings.n_gpu_layers, n_ctx=self.settings.context_size)
         self._load_requested.emit(path, load)
+
+    def _on_load_progress(self, percent: int) -> None:
+        if self.model_path:
+            self.model_changed.emit("loading", f"Loading {self.model_path.rsplit('/', 1)[-1]}… {percent}%")
 
     def _on_load_planned(self, plan) -> None:
         self.load_plan = plan

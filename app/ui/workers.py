@@ -21,6 +21,7 @@ from app.core.errors import AppError, OutOfMemory
 from app.core.fit import gb, plan_load, retry_layers
 from app.core.gguf_info import ModelLayout, read_layout
 from app.core.types import GenParams
+from app.ui import document_tokens
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +40,11 @@ class GenerationWorker(QObject):
     generation_finished = Signal(int)  # request id
     generation_failed = Signal(int, str)  # request id, user message (before any event)
     prompt_counted = Signal(int, int)  # tokens the conversation takes, context size
+    documents_counted = Signal(int, object)  # request id, list of token counts (see document_tokens)
+    documents_planned = Signal(int, object, object)  # request id, ContextPlan, messages to send (or None)
     load_planned = Signal(object)  # LoadPlan: layout, hardware, resolved layers (before loading)
     retry_suggested = Signal(int)  # after running out of memory: layers the estimate says fit
+    load_progress = Signal(int)  # percent of the weights loaded
 
     def __init__(self, factory: EngineFactory = llama_factory) -> None:
         super().__init__()
@@ -73,7 +77,9 @@ class GenerationWorker(QObject):
         plan = plan_load(layout, hardware.detect(), n_ctx, load.n_gpu_layers)
         self.load_planned.emit(plan)
         try:
-            self._engine = self._factory(Path(path), replace(load, n_gpu_layers=plan.n_gpu_layers))
+            self._percent = -1
+            load = replace(load, n_gpu_layers=plan.n_gpu_layers, progress=self._loading)
+            self._engine = self._factory(Path(path), load)
         except OutOfMemory as exc:
             self.model_failed.emit(self._oom_message(exc, plan))
             retry = retry_layers(plan, plan.n_gpu_layers)
@@ -88,6 +94,13 @@ class GenerationWorker(QObject):
             self.model_failed.emit(f"The model could not be loaded: {exc}")
             return
         self.model_loaded.emit(path, self._engine.context_size)
+
+    def _loading(self, fraction: float) -> bool:
+        percent = int(fraction * 100)
+        if percent != self._percent:  # llama.cpp calls this per tensor: thousands of times
+            self._percent = percent
+            self.load_progress.emit(percent)
+        return True
 
     @staticmethod
     def _oom_message(exc: OutOfMemory, plan) -> str:
@@ -129,6 +142,29 @@ class GenerationWorker(QObject):
             self.prompt_counted.emit(self._engine.count_prompt_tokens(messages), self._engine.context_size)
         except Exception:  # a meter reading is never worth an error dialog
             log.exception("token count failed")
+
+    @Slot(int, object)
+    def count_documents(self, request_id: int, docs: list) -> None:
+        """Whole-text token counts for attachment chips, with the loaded model's tokenizer."""
+        if self._engine is None:
+            return
+        try:
+            self.documents_counted.emit(request_id, document_tokens.count_documents(self._engine, docs))
+        except Exception:  # a chip without a count is better than an error
+            log.exception("document token count failed")
+
+    @Slot(int, object, object, int, object)
+    def plan_documents(self, request_id: int, messages: list, docs: list, reserve: int, known: dict) -> None:
+        """Fit documents into the context for a question about to be sent."""
+        if self._engine is None:
+            self.documents_planned.emit(request_id, None, None)
+            return
+        try:
+            plan, final = document_tokens.plan_documents(self._engine, messages, docs, reserve, known)
+        except Exception:
+            log.exception("planning documents failed")
+            plan, final = None, None
+        self.documents_planned.emit(request_id, plan, final)
 
     @Slot()
     def close(self) -> None:

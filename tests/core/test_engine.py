@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from app.core.engine import LlamaEngine, LoadParams
-from app.core.errors import ContextOverflow
+from app.core.errors import AppError, ContextOverflow
 from app.core.prompt import PHI4_REASONING_SYSTEM_PROMPT, with_system_prompt
 from app.core.types import GenParams, Message
 
@@ -232,3 +232,12 @@ def test_speed_is_reported_while_tokens_stream(fresh):
     assert len(rates) <= int(stats.answer_seconds + stats.think_seconds) * 2 + 1
     if stats.answer_seconds + stats.think_seconds > 1.0:
         assert rates
+
+
+def test_load_reports_progress_and_can_be_stopped(smollm2):
+    seen = []
+    eng = LlamaEngine(smollm2, LoadParams(n_ctx=512, progress=lambda f: seen.append(f) or True))
+    eng.close()
+    assert seen and seen == sorted(seen) and seen[-1] == 1.0
+    with pytest.raises(AppError):
+        LlamaEngine(smollm2, LoadParams(n_ctx=512, progress=lambda f: f < 0.5))

@@ -96,3 +96,19 @@ def test_out_of_memory_names_the_cost_and_offers_a_retry(make_app, monkeypatch, 
     assert loads == [41, fits]
     assert "41 of 41 layers" in notices[0] and "GB free" in notices[0]
     assert f"Retry with {fits} of 41 layers" in asked[0]
+
+
+def test_real_load_shows_progress_then_the_plan(make_app, smollm2):
+    from app.ui.workers import llama_factory
+
+    app = make_app()
+    app.controller._worker._factory = llama_factory
+    states = []
+    app.controller.model_changed.connect(lambda state, text: states.append((state, text)))
+    _load(app, smollm2)
+    loading = [text for state, text in states if state == "loading"]
+    percents = [int(t.rsplit(" ", 1)[1].rstrip("%")) for t in loading if t.endswith("%")]
+    assert percents and percents == sorted(percents) and percents[-1] == 100
+    assert states[-1][0] == "ready"
+    plan = app.controller.load_plan
+    assert plan.layout.block_count == 30 and app.window.offload.backend_label.text()
