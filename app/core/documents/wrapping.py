@@ -58,7 +58,9 @@ def with_documents(messages: list[Message], block: str, instruction: str = DOCUM
         raise ValueError("the conversation must end with the user's message")
     out = list(messages)
     if out[0].role == "system":
-        out[0] = Message("system", f"{out[0].content}{SEPARATOR}{instruction}" if out[0].content else instruction)
+        # An earlier turn's documents may have added it already (a follow-up question).
+        if instruction not in out[0].content:
+            out[0] = Message("system", f"{out[0].content}{SEPARATOR}{instruction}" if out[0].content else instruction)
     else:
         out.insert(0, Message("system", instruction))
     if block:
