@@ -9,9 +9,10 @@
   passages decision for a 16k context.
 
 `make_corpus(folder)` and `extraction_job(paths)` are the workload for a GUI stall
-measure (extraction on a worker thread while the window repaints).
+measure (extraction on a worker thread while the window repaints); --gui runs that
+measure in a real window (bench/documents_gui.py) and --gui-only skips the rest.
 
-    python bench/documents.py [--model PATH] [--pages 300] [--corpus-mb 6]
+    python bench/documents.py [--model PATH] [--pages 300] [--corpus-mb 6] [--gui | --gui-only]
 """
 
 from __future__ import annotations
@@ -146,6 +147,8 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=300)
     parser.add_argument("--text-mb", type=float, default=20.0)
     parser.add_argument("--corpus-mb", type=float, default=6.0, help="~6 MB of this text is ~1M SmolLM2 tokens")
+    parser.add_argument("--gui", action="store_true", help="also: GUI stalls while the PDF is read in a window")
+    parser.add_argument("--gui-only", action="store_true", help="only the GUI stall measure")
     args = parser.parse_args()
     model = args.model
     if model is None:
@@ -153,11 +156,15 @@ def main() -> None:
         model = cached if cached.is_file() else None
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        result = {
+        result = {} if args.gui_only else {
             "pdf": bench_pdf(folder, args.pages),
             "text": bench_text(folder, args.text_mb),
             "corpus": bench_corpus(args.corpus_mb, model),
         }
+        if args.gui or args.gui_only:
+            from bench.documents_gui import gui_stalls
+
+            result["gui"] = gui_stalls(folder, make_pdf(folder / "gui.pdf", args.pages, seed=2), model)
     print(json.dumps(result, indent=2))
 
 
