@@ -189,7 +189,7 @@ class AttachmentTray(QWidget):
         row.setContentsMargins(0, 0, 0, 0)
         self.attach_button = QToolButton()
         self.attach_button.setObjectName("attachButton")
-        self.attach_button.setText("📎 Attach")
+        self.attach_button.setText("Attach files…")
         self.attach_button.setToolTip("Attach documents (PDF, Word, text, Markdown, HTML, CSV, JSON, code); "
                                       "or drop files on the conversation")
         self.attach_button.setAutoRaise(True)

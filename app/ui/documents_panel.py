@@ -271,6 +271,7 @@ class DocumentsPanel(QObject):
         if c.busy or c.thread_id != thread_id or (path[-1].id if path else None) != last_id:
             c.notice.emit("The conversation changed while the documents were fitted; send again.")
             return
+        c.notice.emit("")  # "Fitting the documents…" is over
         if plan.decision in ("whole", "none"):
             self._commit(text, plan, final)
             return

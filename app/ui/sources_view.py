@@ -22,12 +22,13 @@ class SourcesView(QWidget):
         layout.setContentsMargins(0, 2, 0, 0)
         layout.setSpacing(0)
         passages = sum(len(p.passages) for _, p in used)
-        files = len(used)
+        whole = sum(1 for _, p in used if p.mode == "whole")
         self.toggle = QToolButton()
         self.toggle.setObjectName("sourcesToggle")
         self.toggle.setAutoRaise(True)
         self.toggle.setCheckable(True)
-        self.summary = f"Sources: {passages} passage{'s' * (passages != 1)} from {files} file{'s' * (files != 1)}"
+        self.summary = f"Sources: {passages} passage{'s' * (passages != 1)}" + (
+            f" and {whole} whole file{'s' * (whole != 1)}" if whole else "")
         self.toggle.toggled.connect(self.set_expanded)
         layout.addWidget(self.toggle)
         self.body = QWidget()

@@ -181,6 +181,7 @@ def test_too_long_asks_first_and_passages_are_listed_as_sources(make_app, qtbot,
     reply = app.store.path(app.controller.thread_id)[-1]
     sources = app.window.chat.widgets[reply.id].sources
     assert not sources.body.isVisibleTo(sources)
+    assert sources.toggle.text().startswith(f"▸ Sources: {len(plan.documents[0].passages)} passages")
     sources.toggle.click()
     assert sources.body.isVisibleTo(sources)
     assert any("long.txt line" in row for row in sources.row_texts())
