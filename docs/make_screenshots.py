@@ -80,6 +80,9 @@ def shoot(app: QApplication, dark: bool, out: Path) -> None:
         done.exec()
         reply = store.path(controller.thread_id)[-1]
         window.chat.widgets[reply.id].reasoning.set_expanded(True)
+        from app.render.math import wait_idle
+
+        wait_idle()  # formulas are typeset on a helper thread; let their images land
         for _ in range(5):
             app.processEvents()
         window.grab().save(str(out))

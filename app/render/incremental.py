@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.render import markdown
@@ -32,6 +33,7 @@ class Block:
     images: dict[str, bytes]  # math image key -> PNG, as in RenderedHtml
     code_base: int
     finished: bool  # False for the last block, which may still grow
+    math_pending: bool = False  # shows a formula's source until its image is typeset
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +49,12 @@ class Update:
 
 
 class IncrementalMarkdown:
-    def __init__(self, dark: bool = False, *, text_px: float = DEFAULT_TEXT_PX, cache_size: int = 256) -> None:
+    def __init__(self, dark: bool = False, *, text_px: float = DEFAULT_TEXT_PX, cache_size: int = 256,
+                 math_ready: Callable[[], None] | None = None) -> None:
+        """With `math_ready`, new formulas are typeset off this thread (see
+        render_markdown); call `refresh()` after `math_ready()` to put the images in."""
         self.dark, self.text_px = dark, text_px
+        self._math_ready = math_ready
         self.blocks: list[Block] = []
         self._frozen = ""  # the text the finished blocks came from
         self._tail = ""  # the text after it
@@ -66,6 +72,18 @@ class IncrementalMarkdown:
 
     def append(self, chunk: str) -> Update:
         return self._update(self._tail + chunk)
+
+    def refresh(self) -> Update:
+        """Render again the blocks whose formulas were still being typeset (and, as an
+        Update replaces everything from its first block on, the blocks after them)."""
+        first = next((i for i, b in enumerate(self.blocks) if b.math_pending), None)
+        if first is None:
+            return Update(len(self.blocks), ())
+        for i in range(first, len(self.blocks)):
+            old = self.blocks[i]
+            if old.math_pending:
+                self.blocks[i] = self._render(old.source, old.code_base, old.finished)
+        return Update(first, tuple(self.blocks[first:]))
 
     def reset(self) -> None:
         self.blocks, self._frozen, self._tail, self._codes = [], "", "", 0
@@ -110,16 +128,22 @@ class IncrementalMarkdown:
         return Update(first, tuple(self.blocks[first:]))
 
     def _block(self, source: str, finished: bool) -> Block:
-        key = (source, self._codes)
+        return self._render(source, self._codes, finished)
+
+    def _render(self, source: str, code_base: int, finished: bool) -> Block:
+        key = (source, code_base)
         rendered = self._cache.get(key)
         if rendered is None:
-            rendered = markdown.render_markdown(source, self.dark, text_px=self.text_px, code_base=self._codes)
-            self._cache[key] = rendered
-            if len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+            rendered = markdown.render_markdown(source, self.dark, text_px=self.text_px, code_base=code_base,
+                                                math_ready=self._math_ready)
+            if not rendered.math_pending:  # a pending render is only good until the images arrive
+                self._cache[key] = rendered
+                if len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
         else:
             self._cache.move_to_end(key)
-        return Block(source, rendered.html, tuple(rendered.code_blocks), rendered.images, self._codes, finished)
+        return Block(source, rendered.html, tuple(rendered.code_blocks), rendered.images, code_base, finished,
+                     rendered.math_pending)
 
 
 def _block_ranges(text: str) -> list[tuple[int, int]]:

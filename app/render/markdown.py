@@ -11,7 +11,7 @@ What the view must do with the result:
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from markdown_it.common.utils import escapeHtml
@@ -20,7 +20,7 @@ from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
 
 from app.render.code import highlight
-from app.render.math import render_tex
+from app.render.math import PENDING, render_tex, render_tex_later
 from app.render.syntax import CLOSERS, parser
 from app.render.theme import DEFAULT_TEXT_PX, Theme, theme_for
 
@@ -34,21 +34,26 @@ class RenderedHtml:
     # code_blocks[i] is "copy:{code_base + i}" (see render_markdown).
     code_blocks: list[str] = field(default_factory=list)
     images: dict[str, bytes] = field(default_factory=dict)  # math image key -> PNG
+    math_pending: bool = False  # some formula shows as source until its image is ready
 
 
 def render_markdown(
-    text: str, dark: bool = False, *, text_px: float = DEFAULT_TEXT_PX, code_base: int = 0
+    text: str, dark: bool = False, *, text_px: float = DEFAULT_TEXT_PX, code_base: int = 0,
+    math_ready: Callable[[], None] | None = None,
 ) -> RenderedHtml:
     """Render `text` for a QTextBrowser on a light (or `dark`) background.
 
     `code_base` numbers the Copy links from there on: a caller rendering a message in
     pieces (IncrementalMarkdown) passes the count of code blocks before this piece.
+    With `math_ready`, formulas not typeset before are typeset on a helper thread: the
+    HTML shows their source, `math_pending` is set, and `math_ready()` is called (on
+    that thread) when rendering again would give the images.
     """
     env = {"theme": theme_for(dark), "text_px": float(text_px), "code_base": code_base, "code_blocks": [],
-           "images": {}}
+           "images": {}, "math_ready": math_ready, "math_pending": False}
     md = parser()
     html = _renderer().render(md.parse(text, env), md.options, env)
-    return RenderedHtml(html, env["code_blocks"], env["images"])
+    return RenderedHtml(html, env["code_blocks"], env["images"], env["math_pending"])
 
 
 class _Renderer(RendererHTML):
@@ -130,7 +135,11 @@ def _math(token: Token, env: EnvType, scale: float, block: bool = False) -> str:
     theme: Theme = env["theme"]
     closed = (token.meta or {}).get("closed", True)
     image = None
-    if closed:  # an unclosed block is still streaming in (or broken): show its source
+    if closed and env["math_ready"] is not None:
+        image = render_tex_later(token.content, env["text_px"] * scale, theme.text, env["math_ready"], display=block)
+        if image is PENDING:
+            env["math_pending"], image = True, None
+    elif closed:  # an unclosed block is still streaming in (or broken): show its source
         image = render_tex(token.content, env["text_px"] * scale, theme.text, display=block)
     if image is None:
         source = token.markup + token.content + (CLOSERS.get(token.markup, "") if closed else "")

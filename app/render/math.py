@@ -18,6 +18,8 @@ import logging
 import math
 import struct
 import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from app.render.tex import Grid, to_grid
@@ -66,8 +68,80 @@ _LOCK = threading.Lock()
 
 def render_tex(tex: str, size: float, color: str, *, display: bool = False, dpi: int = DEFAULT_DPI) -> MathImage | None:
     """PNG of `tex` at font size `size` px, or None if mathtext cannot typeset it."""
+    args = (tex.strip(), float(size), color, int(dpi), bool(display))
     with _LOCK:
-        return _render(tex.strip(), float(size), color, int(dpi), bool(display))
+        image = _render(*args)
+    with _done_lock:
+        _done[args] = image
+        if len(_done) > 4096:
+            _done.pop(next(iter(_done)))
+    return image
+
+
+PENDING = object()  # render_tex_later's answer for a formula still being typeset
+
+
+def render_tex_later(tex: str, size: float, color: str, notify: Callable[[], None], *,
+                     display: bool = False, dpi: int = DEFAULT_DPI) -> MathImage | None | object:
+    """The image if this formula was typeset before; otherwise PENDING, and `notify()`
+    is called (on the typesetting thread) once it is ready.
+
+    A new formula costs 5-20 ms of mathtext; done here, a window that shows a reply
+    never waits for it: the view shows the source until the image arrives.
+    """
+    args = (tex.strip(), float(size), color, int(dpi), bool(display))
+    with _done_lock:
+        if args in _done:
+            return _done[args]
+        waiting = _waiting.get(args)
+        _waiting.setdefault(args, []).append(notify)
+    if waiting is None:
+        _executor().submit(_typeset, args)
+    return PENDING
+
+
+def wait_idle(timeout: float = 30.0) -> bool:
+    """Block until no formula is waiting (for screenshots and tests); False on timeout."""
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        with _done_lock:
+            if not _waiting:
+                return True
+        time.sleep(0.005)
+    return False
+
+
+_done: dict[tuple, MathImage | None] = {}  # formulas typeset so far, oldest first
+_waiting: dict[tuple, list[Callable[[], None]]] = {}  # formulas queued, and who to tell
+_done_lock = threading.Lock()
+
+
+@functools.cache
+def _executor() -> ThreadPoolExecutor:
+    # One thread: mathtext runs under a lock anyway, and a queue keeps formulas in the
+    # order a reply wrote them.
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="typeset")
+
+
+def _typeset(args: tuple) -> None:
+    tex, size, color, dpi, display = args
+    try:
+        render_tex(tex, size, color, display=display, dpi=dpi)
+    except Exception:  # never lose the listeners: they fall back to the source
+        log.exception("typesetting failed")
+        with _done_lock:
+            _done[args] = None
+    with _done_lock:
+        listeners = _waiting.pop(args, [])
+    for notify in listeners:
+        try:
+            notify()
+        except RuntimeError:  # the view that asked was closed meanwhile
+            log.debug("math listener gone", exc_info=True)
+        except Exception:
+            log.exception("math listener failed")
 
 
 def warm_up() -> None:

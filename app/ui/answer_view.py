@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QUrl
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QGuiApplication, QImage, QTextCursor, QTextDocument
 from PySide6.QtWidgets import QFrame, QSizePolicy, QTextBrowser
 
@@ -10,7 +10,13 @@ from app.render.incremental import IncrementalMarkdown, Update
 
 
 class AnswerView(QTextBrowser):
-    """Only the block still being written is replaced; finished blocks stay as they are."""
+    """Only the block still being written is replaced; finished blocks stay as they are.
+
+    New formulas are typeset on a helper thread (app.render.math): the block shows
+    their source, and is rendered again when the images are ready.
+    """
+
+    _math_ready = Signal()  # emitted on the typesetting thread; delivered queued here
 
     def __init__(self, dark: bool = False) -> None:
         super().__init__()
@@ -22,7 +28,8 @@ class AnswerView(QTextBrowser):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.anchorClicked.connect(self._link)
         self.document().documentLayout().documentSizeChanged.connect(self._fit_height)
-        self._markdown = IncrementalMarkdown(dark=dark)
+        self._markdown = IncrementalMarkdown(dark=dark, math_ready=self._math_ready.emit)
+        self._math_ready.connect(self._refresh_math, Qt.ConnectionType.QueuedConnection)
         self._starts: list[int] = []  # document position where each block's HTML begins
         self._fit_height()
 
@@ -31,6 +38,13 @@ class AnswerView(QTextBrowser):
 
     def append_markdown(self, chunk: str) -> None:
         self._apply(self._markdown.append(chunk))
+
+    def _refresh_math(self) -> None:
+        self._apply(self._markdown.refresh())
+
+    @property
+    def math_pending(self) -> bool:
+        return any(b.math_pending for b in self._markdown.blocks)
 
     def markdown(self) -> str:
         return self._markdown.text

@@ -222,3 +222,27 @@ def test_any_document_streamed_in_any_chunks_matches_one_shot(lines, sizes):
     one = render_markdown(text)
     assert view.html == one.html
     assert inc.code_blocks == one.code_blocks
+
+
+def test_new_formulas_are_typeset_off_the_caller_thread():
+    import threading
+    import uuid
+
+    from app.render.math import wait_idle
+
+    calls = []
+    inc = IncrementalMarkdown(math_ready=lambda: calls.append(threading.current_thread().name))
+    unique = f"x_{{{uuid.uuid4().int % 10**9}}}"  # never typeset before in this process
+    update = inc.set_text(f"Before.\n\n$${unique}$$\n\nAfter $a+b$ too.\n")
+    pending = [b for b in update.changed if b.math_pending]
+    assert pending and unique in pending[0].html and "math:" not in pending[0].html
+    assert wait_idle()
+    assert calls and all(name.startswith("typeset") for name in calls)
+    refreshed = inc.refresh()
+    assert refreshed.first_changed == inc.blocks.index(next(b for b in inc.blocks if "math:" in b.html))
+    assert not any(b.math_pending for b in inc.blocks)
+    assert '<p align="center"><img src="math:' in inc.html and unique not in inc.html
+    assert inc.refresh().changed == ()  # nothing left to do
+    # The same formula again is ready at once, with no new request.
+    again = IncrementalMarkdown(math_ready=lambda: calls.append("again"))
+    assert not any(b.math_pending for b in again.set_text(f"$${unique}$$\n").changed)
