@@ -209,10 +209,12 @@ def _handler(hub: LocalHub, listener: str):
             })
 
         def _paths_info(self, seen: Seen, repo_id: str) -> None:
-            if self._repo_error(seen, repo_id):
-                return
+            # The body is read before any error reply: left unread, it would be taken for the
+            # next request on this keep-alive connection (and answered 501).
             length = int(self.headers.get("Content-Length") or 0)
             form = parse_qs(self.rfile.read(length).decode())
+            if self._repo_error(seen, repo_id):
+                return
             out = []
             for p in form.get("paths", []):
                 data = hub.repos[repo_id].get(p)

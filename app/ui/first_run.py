@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from app.core.catalog import CatalogFile
@@ -48,9 +48,15 @@ class FirstRunPanel(QWidget):
         inner = QWidget()
         inner.setMaximumWidth(720)
         inner.setLayout(column)
+        # Stretches, not an alignment flag: an aligned widget gets its size hint, which
+        # cuts word-wrapped text short instead of giving it the lines it needs.
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(inner, 4)
+        row.addStretch(1)
         outer = QVBoxLayout(self)
         outer.addStretch(1)
-        outer.addWidget(inner, 0, Qt.AlignmentFlag.AlignHCenter)
+        outer.addLayout(row)
         outer.addStretch(2)
 
         self.download_button.clicked.connect(lambda: self.download_requested.emit(self.file))

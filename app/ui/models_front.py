@@ -50,6 +50,7 @@ class ModelsFront(QObject):
         self.dialog = None
         self.first_run = None
         self._load_when_downloaded: str | None = None  # a download started from the first-run panel
+        self._ever_ready = False
         self.indicator = DownloadIndicator(self.manager)
         window.statusBar().addPermanentWidget(self.indicator)
         self.indicator.clicked.connect(self.open_dialog)
@@ -159,9 +160,14 @@ class ModelsFront(QObject):
         self.manager.fetch_sizes()
 
     def _model_changed(self, state: str, _text: str) -> None:
+        if state == "ready":
+            self._ever_ready = True
         if state in ("loading", "ready") and self.first_run is not None and self.first_run.isVisible():
             self.first_run.hide()
             self.window.chat.show()
+        elif state == "failed" and not self._ever_ready:
+            # The remembered model is gone or broken at start: offer the way to get one.
+            self.show_first_run()
 
     def shutdown(self) -> None:
         self.manager.shutdown()

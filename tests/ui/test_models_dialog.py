@@ -13,6 +13,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
 from app.core.catalog import Catalog
+from app.core.errors import ModelMissing
 from app.core.hub import RetryPolicy
 from app.core.local_models import ImportedModels
 from app.core.scripted_engine import ScriptedEngine
@@ -36,6 +37,10 @@ CATALOG = {
          "sizes": {"Q4_K_M": 12_000_000, "Q8_0": 20_000_000}},
         {"id": "gone", "name": "Gone", "description": "Listed, but not on the Hub.",
          "repos": [{"repo_id": REPO, "pattern": "Gone-{quant}.gguf"}], "sizes": {"Q4_K_M": 1_000_000}},
+        # A repository the Hub refuses: its size lookup fails while a download may be running.
+        {"id": "private", "name": "Private", "description": "Not ours to read.",
+         "repos": [{"repo_id": "tester/Private-GGUF", "pattern": "Private-{quant}.gguf"}],
+         "sizes": {"Q4_K_M": 2_000_000}},
     ],
 }
 
@@ -121,6 +126,7 @@ def test_dialog_lists_the_catalog_with_sizes_and_states(ui, hub, tiny_phi3, qtbo
     assert tiny.quant.currentText() == "Q4_K_M" and [tiny.quant.itemText(i) for i in range(2)] == ["Q4_K_M", "Q8_0"]
     assert tiny.size.text() == f"{tiny_phi3.stat().st_size / 1e6:.1f} MB"
     assert gone.size.text() == "about 1.0 MB"  # the Hub has no such file: the catalog's estimate
+    assert dialog.row_for("private").size.text() == "about 2.0 MB"
     assert (tiny.state.text(), tiny.action.text()) == ("not downloaded", "Download")
     tiny.quant.setCurrentText("Q8_0")
     assert tiny.size.text() == "about 20.0 MB"
@@ -304,3 +310,11 @@ def test_first_run_offers_the_default_download_and_loads_it(ui, qtbot):
         panel.download_button.click()
     assert ui.controller.model_path and Path(ui.controller.model_path).name == FILE
     assert not panel.isVisible() and ui.window.chat.isVisible()
+
+
+def test_a_remembered_model_that_is_gone_leads_to_the_first_run_offer(ui, qtbot, tmp_path):
+    missing = str(tmp_path / "deleted.gguf")
+    ui.controller._worker._factory = lambda path, load: (_ for _ in ()).throw(ModelMissing(f"{path} is gone."))
+    with qtbot.waitSignal(ui.controller.model_changed, check_params_cb=lambda s, t: s == "failed"):
+        ui.window.choose_model(missing)
+    assert ui.window.models.first_run.isVisible() and not ui.window.chat.isVisible()
