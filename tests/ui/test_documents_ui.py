@@ -254,3 +254,16 @@ def test_sending_while_a_file_is_read_waits_for_it(make_app, qtbot, tmp_path, mo
     assert "Still reading notes.txt" in app.window.statusBar().currentMessage()
     assert app.store.list_threads() == []
     gate.set()
+
+
+def test_regenerate_sends_the_documents_again(make_app, qtbot, tmp_path):
+    app = make_app()
+    app.load()
+    drop(app.window.chat.viewport(), [notes(tmp_path)])
+    settled(app, qtbot)
+    send(app, qtbot, "What is the secret code?")
+    first = app.engines[-1].requests[-1]
+    reply = app.store.path(app.controller.thread_id)[-1]
+    with qtbot.waitSignal(app.controller.busy_changed, check_params_cb=lambda b: not b, timeout=20000):
+        app.controller.regenerate(reply.id)
+    assert app.engines[-1].requests[-1] == first
