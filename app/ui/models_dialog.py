@@ -103,8 +103,13 @@ class ModelsDialog(QDialog):
         layout.addWidget(self.local_box)
         self.import_button = QPushButton("Import .gguf…")
         close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        where = manager.place.dest_dir
+        self.where = QLabel(f"<small>Downloads go to {where} (change it in Settings)</small>" if where else
+                            "<small>Downloads go to the shared Hugging Face cache (change it in Settings)</small>")
+        self.where.setToolTip("Choose another folder with Settings > Models folder.")
         bottom = QHBoxLayout()
         bottom.addWidget(self.import_button)
+        bottom.addWidget(self.where)
         bottom.addStretch(1)
         bottom.addWidget(close)
         layout.addStretch(1)

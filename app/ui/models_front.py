@@ -28,9 +28,10 @@ log = logging.getLogger(__name__)
 
 
 def default_manager(settings) -> ModelManager:
-    """Downloads into the shared Hugging Face cache, records in the app's data folder."""
+    """Downloads into the models folder chosen in Settings, or else the shared Hugging Face
+    cache (where other tools find them too); records in the app's data folder."""
     folder = Path(settings.models_dir).expanduser() if settings.models_dir else None
-    place = DownloadPlace(VerifiedStore(paths.data_dir() / "verified.json"))
+    place = DownloadPlace(VerifiedStore(paths.data_dir() / "verified.json"), dest_dir=folder)
     return ModelManager(load_catalog(), place, ImportedModels(paths.data_dir() / "models.json"), models_dir=folder)
 
 
