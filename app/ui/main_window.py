@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem, QMainWindow, QMenu,
-    QProgressBar, QPushButton, QSplitter, QVBoxLayout, QWidget,
+    QProgressBar, QPushButton, QSizePolicy, QSplitter, QVBoxLayout, QWidget,
 )
 
 from app import APP_NAME
@@ -70,13 +70,18 @@ class MainWindow(QMainWindow):
         self.context_meter.setMinimumWidth(240)
         self.context_meter.setFormat("context: —")
         self.context_meter.setValue(0)
-        bar = QHBoxLayout()
-        bar.addWidget(self.model_label, 1)
+        # Two rows: what is loaded and how full its context is; then where its layers run.
+        # A long model name may be cut rather than widen the window.
+        self.model_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        bar = QVBoxLayout()
+        top = QHBoxLayout()
+        top.addWidget(self.model_label, 1)
+        top.addWidget(self.context_meter)
+        top.addWidget(self.open_model_button)
+        top.addWidget(self.models_button)
         self.offload = OffloadControls()
+        bar.addLayout(top)
         bar.addWidget(self.offload)
-        bar.addWidget(self.context_meter)
-        bar.addWidget(self.open_model_button)
-        bar.addWidget(self.models_button)
 
         settings = self.controller.settings if self.controller else None
         self.chat = ChatView(settings.layout if settings else "auto", settings.thinking_expanded if settings else False, dark)

@@ -35,6 +35,7 @@ class OffloadControls(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         for w in (self.backend_label, self.slider, self.auto_box, self.fit_label, self.apply_button):
             layout.addWidget(w)
+        layout.addStretch(1)
         self.slider.valueChanged.connect(self._moved)
         self.auto_box.toggled.connect(self._auto_toggled)
         self.apply_button.clicked.connect(self._apply)
