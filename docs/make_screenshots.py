@@ -13,7 +13,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from PySide6.QtCore import QEventLoop  # noqa: E402
-from PySide6.QtGui import QColor, QPalette  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.core.scripted_engine import ScriptedEngine  # noqa: E402
@@ -50,19 +49,7 @@ So the answer is $\boxed{n^2}$.
 """
 
 
-def dark_palette(app: QApplication) -> None:
-    palette = QPalette()
-    for role, colour in ((QPalette.ColorRole.Window, "#1f2126"), (QPalette.ColorRole.WindowText, "#e6e6e6"),
-                         (QPalette.ColorRole.Base, "#24272d"), (QPalette.ColorRole.Text, "#e6e6e6"),
-                         (QPalette.ColorRole.Button, "#2c2f36"), (QPalette.ColorRole.ButtonText, "#e6e6e6"),
-                         (QPalette.ColorRole.Highlight, "#3d6fb4"), (QPalette.ColorRole.Link, "#8ab4f8")):
-        palette.setColor(role, QColor(colour))
-    app.setPalette(palette)
-
-
 def shoot(app: QApplication, dark: bool, out: Path) -> None:
-    if dark:
-        dark_palette(app)
     is_dark = apply_theme(app, "dark" if dark else "light")
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "chat.db")

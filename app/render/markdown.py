@@ -25,6 +25,8 @@ from app.render.syntax import CLOSERS, parser
 from app.render.theme import DEFAULT_TEXT_PX, Theme, theme_for
 
 DISPLAY_SCALE = 1.25  # display math is set larger than the text around it
+# Qt's QTextDocument sizes <h1>..<h6> at these multiples of the body font.
+HEADING_SCALE = {"h1": 2.0, "h2": 1.5, "h3": 1.2, "h4": 1.0, "h5": 0.8, "h6": 0.7}
 
 
 @dataclass(slots=True)
@@ -75,11 +77,20 @@ class _Renderer(RendererHTML):
     # -- math ----------------------------------------------------------------------
 
     def math_inline(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
-        return _math(tokens[idx], env, scale=1.0)
+        return _math(tokens[idx], env, scale=env.get("font_scale", 1.0))
 
     def math_inline_double(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
         # $$..$$ or \[..\] inside a line of text: display size, but it stays in the line.
-        return _math(tokens[idx], env, scale=DISPLAY_SCALE)
+        return _math(tokens[idx], env, scale=DISPLAY_SCALE * env.get("font_scale", 1.0))
+
+    # Math in a heading is set at the heading's size (else it sits small and too high).
+    def heading_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+        env["font_scale"] = HEADING_SCALE.get(tokens[idx].tag, 1.0)
+        return self.renderToken(tokens, idx, options, env)
+
+    def heading_close(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+        env["font_scale"] = 1.0
+        return self.renderToken(tokens, idx, options, env)
 
     def math_block(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
         return _math(tokens[idx], env, scale=DISPLAY_SCALE, block=True)

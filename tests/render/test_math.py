@@ -116,3 +116,16 @@ def test_renders_are_cached_by_tex_size_colour_and_dpi():
 def test_same_math_twice_in_a_message_is_one_image():
     r = render_markdown("$x$ and $x$ again")
     assert len(r.images) == 1 and len(images(r.html)) == 2
+
+
+def test_math_in_a_heading_is_set_at_the_heading_size():
+    def height(html: str) -> int:
+        return int(html.split('height="', 1)[1].split('"', 1)[0])
+
+    body = render_markdown("The sum $n$ here.").html
+    h2 = render_markdown("## The sum $n$ here").html
+    h1 = render_markdown("# The sum $n$ here").html
+    assert height(body) < height(h2) < height(h1)
+    assert round(height(h2) / height(body), 1) in (1.4, 1.5, 1.6)
+    after = render_markdown("## Title $n$\n\nBody $n$.").html
+    assert height(after.split("Body", 1)[1]) == height(body)  # the size ends with the heading
