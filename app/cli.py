@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -166,8 +167,13 @@ def ask(args: argparse.Namespace) -> int:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "ask":
-        return ask(args)
-    if args.command == "models":
-        return cli_models.run(args)
-    return 2
+    try:
+        if args.command == "ask":
+            return ask(args)
+        if args.command == "models":
+            return cli_models.run(args)
+        return 2
+    except BrokenPipeError:
+        # The reader went away (`... | head`): stop quietly, as other command-line tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141

@@ -105,3 +105,16 @@ def test_auto_layers_follow_the_fit_estimate(smollm2):
     label = next(line for line in proc.stderr.splitlines() if "layers on GPU" in line)
     assert label.startswith("0/31") if not llama_cpp.llama_supports_gpu_offload() else "/31 layers on GPU" in label
     assert json.loads(proc.stdout.splitlines()[-1])["kind"] == "stats"
+
+
+def test_a_closed_pipe_ends_quietly():
+    # `python -m app models list | head -1`: the reader leaves after one line.
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    proc = subprocess.Popen([sys.executable, "-m", "app", "models", "list"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    proc.stdout.readline()
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    proc.wait(timeout=120)
+    assert "Traceback" not in stderr
+    assert proc.returncode in (0, 141)
