@@ -114,7 +114,8 @@ def test_a_closed_pipe_ends_quietly():
                             stderr=subprocess.PIPE, env=env)
     proc.stdout.readline()
     proc.stdout.close()
-    stderr = proc.stderr.read().decode()
+    with proc.stderr:
+        stderr = proc.stderr.read().decode()
     proc.wait(timeout=120)
     assert "Traceback" not in stderr
     assert proc.returncode in (0, 141)
