@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.documents import Document
+from app.ui.flow_layout import FlowLayout
 
 MAX_REASON_CHARS = 70  # the whole reason is in the tooltip and the dialog
 
@@ -120,16 +121,14 @@ class ChipRow(QWidget):
         super().__init__()
         self.setObjectName("chipRow")
         self.removable = removable
-        self._row = QHBoxLayout(self)
-        self._row.setContentsMargins(0, 0, 0, 0)
-        self._row.addStretch(1)
+        self._row = FlowLayout(self)  # many files wrap onto more lines
         self.chips: list[AttachmentChip] = []
 
     def add(self, attachment: Attachment) -> AttachmentChip:
         chip = AttachmentChip(attachment, self.removable)
         chip.opened.connect(self.opened)
         chip.removed.connect(self.removed)
-        self._row.insertWidget(self._row.count() - 1, chip)
+        self._row.addWidget(chip)
         self.chips.append(chip)
         return chip
 
