@@ -470,6 +470,18 @@ class Store:
         )
         return cur.lastrowid
 
+    def copy_attachments(self, from_message_id: int, to_message_id: int) -> int:
+        """Give an edited question the attachments of the one it replaces (same text,
+        same plan); returns how many."""
+        with self._tx() as conn:
+            cur = conn.execute(
+                "INSERT INTO attachments (message_id, position, name, size, format, extraction_id, error, plan,"
+                " created_at) SELECT ?, position, name, size, format, extraction_id, error, plan, ?"
+                " FROM attachments WHERE message_id = ? ORDER BY position, id",
+                (to_message_id, self._clock(), from_message_id),
+            )
+            return cur.rowcount
+
     def attachments(self, message_id: int) -> list[StoredAttachment]:
         """The message's attachments in the order they were given, with their text."""
         rows = self._conn.execute(

@@ -243,6 +243,7 @@ class ChatController(QObject):
         if message is None or self.busy or not self.model_ready or not text.strip():
             return
         edited = self.store.add_message(message.thread_id, message.parent_id, "user", text.strip())
+        self.store.copy_attachments(user_id, edited.id)  # the edited question keeps its documents
         self._reply_to(edited)
 
     def switch_branch(self, message_id: int, step: int) -> None:

@@ -267,3 +267,21 @@ def test_regenerate_sends_the_documents_again(make_app, qtbot, tmp_path):
     with qtbot.waitSignal(app.controller.busy_changed, check_params_cb=lambda b: not b, timeout=20000):
         app.controller.regenerate(reply.id)
     assert app.engines[-1].requests[-1] == first
+
+
+def test_an_edited_question_keeps_its_documents(make_app, qtbot, tmp_path):
+    app = make_app()
+    app.load()
+    drop(app.window.chat.viewport(), [notes(tmp_path)])
+    settled(app, qtbot)
+    send(app, qtbot, "What is the secret code?")
+    first = app.engines[-1].requests[-1]
+    user = app.store.path(app.controller.thread_id)[-2]
+    with qtbot.waitSignal(app.controller.busy_changed, check_params_cb=lambda b: not b, timeout=20000):
+        app.controller.edit_and_resend(user.id, "Which code is secret?")
+    edited = app.store.path(app.controller.thread_id)[-2]
+    assert edited.id != user.id and edited.content == "Which code is secret?"
+    assert [a.name for a in app.store.attachments(edited.id)] == [a.name for a in app.store.attachments(user.id)]
+    sent = app.engines[-1].requests[-1]
+    # The same document block goes with the new wording.
+    assert sent[-1].content.replace("Which code is secret?", "What is the secret code?") == first[-1].content
