@@ -256,13 +256,18 @@ def test_sending_while_a_file_is_read_waits_for_it(make_app, qtbot, tmp_path, mo
     gate.set()
 
 
-def test_regenerate_sends_the_documents_again(make_app, qtbot, tmp_path):
+def asked_about_notes(make_app, qtbot, tmp_path):
+    """An app that was asked one question with a notes file attached, and what it sent."""
     app = make_app()
     app.load()
     drop(app.window.chat.viewport(), [notes(tmp_path)])
     settled(app, qtbot)
     send(app, qtbot, "What is the secret code?")
-    first = app.engines[-1].requests[-1]
+    return app, app.engines[-1].requests[-1]
+
+
+def test_regenerate_sends_the_documents_again(make_app, qtbot, tmp_path):
+    app, first = asked_about_notes(make_app, qtbot, tmp_path)
     reply = app.store.path(app.controller.thread_id)[-1]
     with qtbot.waitSignal(app.controller.busy_changed, check_params_cb=lambda b: not b, timeout=20000):
         app.controller.regenerate(reply.id)
@@ -270,12 +275,7 @@ def test_regenerate_sends_the_documents_again(make_app, qtbot, tmp_path):
 
 
 def test_an_edited_question_keeps_its_documents(make_app, qtbot, tmp_path):
-    app = make_app()
-    app.load()
-    drop(app.window.chat.viewport(), [notes(tmp_path)])
-    settled(app, qtbot)
-    send(app, qtbot, "What is the secret code?")
-    first = app.engines[-1].requests[-1]
+    app, first = asked_about_notes(make_app, qtbot, tmp_path)
     user = app.store.path(app.controller.thread_id)[-2]
     with qtbot.waitSignal(app.controller.busy_changed, check_params_cb=lambda b: not b, timeout=20000):
         app.controller.edit_and_resend(user.id, "Which code is secret?")

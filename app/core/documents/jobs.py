@@ -7,7 +7,6 @@ that calls `run`.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -16,6 +15,7 @@ from pathlib import Path
 from app.core.documents.errors import ExtractionCancelled
 from app.core.documents.extract import DEFAULT_MAX_BYTES, extract_file
 from app.core.documents.model import Document, failed
+from app.core.verify import sha256_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,14 +26,6 @@ class ExtractionProgress:
     done: int  # PDF: pages read; other formats: parts read (1 of 1 for text)
     total: int
     unit: str  # "page" or "part"
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class ExtractionJob:
