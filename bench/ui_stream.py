@@ -13,6 +13,7 @@ last/first render cost <= 1.5.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import statistics
 import sys
@@ -81,12 +82,14 @@ def main() -> None:
         loop.exec()
 
         costs: list[tuple[str, int, float]] = []  # kind, chars, seconds per view update
+        slowest: list[tuple[float, float]] = []  # (ms, seconds since the send) per view update
         view_apply = window.chat.apply_events
 
         def timed_apply(message_id: int, events: list) -> None:
-            start = time.perf_counter()
+            t0 = time.perf_counter()
             view_apply(message_id, events)
-            elapsed = time.perf_counter() - start
+            elapsed = time.perf_counter() - t0
+            slowest.append((elapsed * 1000, t0 - start))
             for kind in ("reasoning", "answer"):
                 chars = sum(len(e.text) for e in events if e.kind == kind)
                 if chars:
@@ -96,11 +99,21 @@ def main() -> None:
         controller.stream_updated.connect(timed_apply)
 
         gaps: list[float] = []
+        gap_at: list[float] = []  # seconds since the send, per gap
         last = [time.perf_counter()]
+        gc_pauses: list[tuple[float, float]] = []  # (ms, seconds since the send) of collections
+        gc_start = [0.0]
+
+        def on_gc(phase: str, info: dict) -> None:
+            if phase == "start":
+                gc_start[0] = time.perf_counter()
+            else:
+                gc_pauses.append(((time.perf_counter() - gc_start[0]) * 1000, gc_start[0] - start))
 
         def tick() -> None:
             now = time.perf_counter()
             gaps.append((now - last[0]) * 1000)
+            gap_at.append(now - start)
             last[0] = now
 
         probe = QTimer()
@@ -109,11 +122,13 @@ def main() -> None:
         done = QEventLoop()
         controller.busy_changed.connect(lambda busy: None if busy else done.quit())
         start = time.perf_counter()
+        gc.callbacks.append(on_gc)
         probe.start()
         controller.param_overrides = {"max_tokens": 10**7}  # the whole script, whatever its length
         controller.send("A long question")
         done.exec()
         probe.stop()
+        gc.callbacks.remove(on_gc)
         wall = time.perf_counter() - start
         window.close()
         window.deleteLater()
@@ -146,6 +161,13 @@ def main() -> None:
             kind: {"first_1000": round(per_token(kind, True), 1), "last_1000": round(per_token(kind, False), 1)}
             for kind in ("reasoning", "answer")
         },
+        # Where the worst stalls fell, and what Python's full collections cost, to tell
+        # the app's own work from the interpreter's.
+        "worst_stalls": [{"ms": round(g - 1.0, 1), "at_s": round(t, 1)}
+                         for g, t in sorted(zip(gaps, gap_at), reverse=True)[:5]],
+        "worst_view_updates": [{"ms": round(ms, 1), "at_s": round(t, 1)} for ms, t in sorted(slowest, reverse=True)[:3]],
+        "gc": {"count": len(gc_pauses), "max_ms": round(max((p for p, _ in gc_pauses), default=0.0), 1),
+                    "worst_at_s": round(max(gc_pauses, default=(0.0, 0.0))[1], 1)},
         "view_updates": len(costs),
         "answer_updates": len(answer_rows),
     }

@@ -16,7 +16,9 @@ The connection belongs to the thread that opened the store (sqlite3's default ch
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,6 +28,9 @@ from typing import Literal
 
 from app.core.errors import AppError
 from app.core.types import Role
+
+log = logging.getLogger(__name__)
+CHECKPOINT_EVERY_SAVES = 30
 
 MessageState = Literal["streaming", "complete", "cancelled", "interrupted", "error"]
 STATES = ("streaming", "complete", "cancelled", "interrupted", "error")
@@ -183,6 +188,9 @@ class Store:
     def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
         self.db_path = Path(path)
         self._clock = clock
+        self._checkpointer: threading.Thread | None = None
+        self._checkpoint_lock = threading.Lock()
+        self._saves = 0
         # isolation_level=None: no implicit transactions; multi-step changes use _tx().
         try:
             self._conn = sqlite3.connect(self.db_path, isolation_level=None, timeout=5.0)
@@ -212,6 +220,10 @@ class Store:
             )
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
+        # Copying the WAL back into the database (a checkpoint) is the one step that waits
+        # for the disk; SQLite would do it inside whichever commit crosses 1,000 pages, which
+        # is a streaming save on the GUI thread. It runs on a helper thread instead.
+        self._conn.execute("PRAGMA wal_autocheckpoint=0")
         self._conn.execute("PRAGMA foreign_keys=ON")  # per connection, and outside transactions
         self._migrate()
 
@@ -233,7 +245,32 @@ class Store:
                 raise StoreError(f"Ponder could not upgrade its history file {self.db_path}: {exc}.") from exc
 
     def close(self) -> None:
+        self.wait_checkpoint()
         self._conn.close()
+
+    def checkpoint_soon(self) -> None:
+        """Checkpoint the WAL on a helper thread with its own connection (never blocks the caller)."""
+        with self._checkpoint_lock:
+            if self._checkpointer is not None and self._checkpointer.is_alive():
+                return
+            self._checkpointer = threading.Thread(target=self._checkpoint, name="store-checkpoint")
+            self._checkpointer.start()
+
+    def wait_checkpoint(self) -> None:
+        with self._checkpoint_lock:
+            thread = self._checkpointer
+        if thread is not None:
+            thread.join()
+
+    def _checkpoint(self) -> None:
+        try:
+            conn = sqlite3.connect(self.db_path, timeout=5.0)
+            try:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            finally:
+                conn.close()
+        except sqlite3.Error:  # a busy or vanished file: the next checkpoint catches up
+            log.warning("WAL checkpoint failed", exc_info=True)
 
     def __enter__(self) -> Store:
         return self
@@ -354,6 +391,9 @@ class Store:
             "UPDATE messages SET content = ?, reasoning = ?, updated_at = ? WHERE id = ? AND state = 'streaming'",
             (content, reasoning, self._clock(), message_id),
         )
+        self._saves += 1
+        if self._saves % CHECKPOINT_EVERY_SAVES == 0:  # a long reply keeps the WAL short too
+            self.checkpoint_soon()
 
     def finish_message(self, message_id: int, *, state: MessageState, content: str, reasoning: str,
                        error: str | None = None, think_seconds: float | None = None,
@@ -371,6 +411,7 @@ class Store:
         )
         if cur.rowcount == 0:
             raise StoreError("That message no longer exists.")
+        self.checkpoint_soon()
 
     def set_reasoning_expanded(self, message_id: int, expanded: bool) -> None:
         self._conn.execute("UPDATE messages SET reasoning_expanded = ? WHERE id = ?", (int(expanded), message_id))

@@ -464,3 +464,28 @@ def test_killed_process_leaves_partial_text(db):
         again = s.get_message(message_id)
         assert again.state == "interrupted" and again.content == msg.content and again.reasoning == msg.reasoning
         assert [m.id for m in s.path(thread_id)][-1] == message_id
+
+
+def test_checkpoints_run_off_the_writing_thread(tmp_path):
+    import sqlite3
+    import threading
+
+    store = Store(tmp_path / "chat.db")
+    thread = store.create_thread("t").id
+    msg = store.add_message(thread, None, "assistant", state="streaming").id
+    assert store._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    seen = []
+    original = store._checkpoint
+    store._checkpoint = lambda: (seen.append(threading.current_thread().name), original())[1]
+    for i in range(70):  # a long reply saved once a second
+        store.update_stream(msg, "", "thinking " * (200 * i))
+    store.wait_checkpoint()
+    assert seen and all(name == "store-checkpoint" for name in seen)
+    store.finish_message(msg, state="complete", content="done", reasoning="thinking")
+    store.wait_checkpoint()
+    with sqlite3.connect(tmp_path / "chat.db") as other:
+        busy, log_frames, checkpointed = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert busy == 0 and log_frames == checkpointed  # nothing was left to copy back
+    store.close()
+    with Store(tmp_path / "chat.db") as again:
+        assert again.get_message(msg).content == "done"
