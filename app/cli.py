@@ -16,7 +16,7 @@ import sys
 import threading
 from pathlib import Path
 
-from app import cli_docs, cli_models
+from app import CLI_COMMANDS, cli_docs, cli_models
 from app.core.engine import LlamaEngine, LoadParams
 from app.core.errors import AppError
 from app.core.fit import AUTO_LAYERS, plan_load
@@ -24,7 +24,7 @@ from app.core.prompt import PHI4_REASONING_SYSTEM_PROMPT, with_system_prompt
 from app.core.types import GenParams, Message
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
-COMMANDS = ("ask", "models")
+COMMANDS = CLI_COMMANDS
 _DEFAULTS = GenParams()
 
 

@@ -7,7 +7,7 @@ import logging
 import sys
 import traceback
 
-from app import APP_ID, APP_NAME, __version__, paths
+from app import APP_ID, APP_NAME, CLI_COMMANDS, __version__, paths
 from app.logging_setup import setup_logging
 
 log = logging.getLogger(__name__)
@@ -19,9 +19,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ensure_std_streams(paths.log_dir())  # a windowed build has no stdout/stderr
     setup_logging()
-    from app.cli import COMMANDS
-
-    if argv and argv[0] in COMMANDS:
+    if argv and argv[0] in CLI_COMMANDS:
         from app.cli import main as cli_main
 
         return cli_main(argv)

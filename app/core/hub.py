@@ -35,21 +35,10 @@ from app.core.errors import (
     OfflineMode,
     ServerError,
 )
+from app.core.retry import RetryPolicy  # noqa: F401 (part of this module's API)
 from app.core.verify import is_sha256
 
 TRANSIENT_STATUS = (408, 429, 500, 502, 503, 504)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Bounded retries with exponential backoff: a failing server is never retried forever."""
-
-    attempts: int = 5  # tries in a row without progress, the first one included
-    base_delay: float = 1.0
-    max_delay: float = 16.0
-
-    def delay(self, failures: int) -> float:
-        return min(self.max_delay, self.base_delay * (2 ** max(0, failures - 1)))
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from app.core import hub
 from app.core.catalog import CatalogFile
-from app.core.download import download_catalog_file
 from app.core.errors import (
     AppError,
     ChecksumMismatch,
@@ -27,6 +25,7 @@ from app.core.errors import (
     NoNetwork,
     OfflineMode,
 )
+from app.core.retry import RetryPolicy
 from app.core.verify import VerifiedStore
 
 log = logging.getLogger(__name__)
@@ -41,7 +40,7 @@ class DownloadPlace:
     cache_dir: Path | None = None
     dest_dir: Path | None = None
     endpoint: str | None = None
-    retry: hub.RetryPolicy = hub.RetryPolicy()
+    retry: RetryPolicy = RetryPolicy()
 
 
 def failure_kind(exc: AppError) -> str:
@@ -74,6 +73,8 @@ class DownloadWorker(QObject):
     def download(self, cfile: CatalogFile, cancel: threading.Event) -> None:
         p = self.place
         try:
+            from app.core.download import download_catalog_file  # huggingface_hub: on first use
+
             result = download_catalog_file(
                 cfile, store=p.store, cache_dir=p.cache_dir, dest_dir=p.dest_dir, endpoint=p.endpoint,
                 retry=p.retry, cancel=cancel, progress=lambda prog: self.download_progressed.emit(cfile.id, prog))
@@ -116,6 +117,8 @@ class DownloadWorker(QObject):
         out: dict[str, int] = {}
         for repo_id, names in wanted.items():
             try:
+                from app.core import hub
+
                 for name, (size, _sha) in hub.remote_sizes(repo_id, names, endpoint=self.place.endpoint).items():
                     out[f"{repo_id}/{name}"] = size
             except AppError as exc:

@@ -9,9 +9,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-import pypdfium2 as pdfium
-import pypdfium2.raw as pdfium_c
-
 from app.core.documents.errors import CorruptDocument, EncryptedDocument, ExtractionCancelled, NoTextLayer
 
 # PDFium is not thread-safe: one document operation at a time in this process.
@@ -24,7 +21,10 @@ def _clean(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n").replace("\ufffe", "").replace("\x02", "").replace("\x00", "")
 
 
-def _open(data: bytes, name: str) -> pdfium.PdfDocument:
+def _open(data: bytes, name: str):
+    import pypdfium2 as pdfium  # loaded when a PDF is read, not at start-up
+    import pypdfium2.raw as pdfium_c
+
     try:
         return pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
@@ -37,6 +37,8 @@ def read_pdf(data: bytes, name: str, progress: Callable[[int, int], None] | None
              cancel: threading.Event | None = None) -> tuple[str, tuple[int, ...]]:
     """(text, offset of each page in it). Progress is pages read of the total;
     `cancel` is checked before each page."""
+    import pypdfium2 as pdfium
+
     parts: list[str] = []
     starts: list[int] = []
     offset = 0

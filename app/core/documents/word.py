@@ -7,11 +7,6 @@ import threading
 import zipfile
 from collections.abc import Callable
 
-import docx
-from docx.opc.exceptions import PackageNotFoundError
-from docx.table import Table
-from docx.text.paragraph import Paragraph
-
 from app.core.documents.errors import CorruptDocument, ExtractionCancelled, FileTooLarge
 
 # python-docx inflates every XML part into memory, so the zip's declared sizes are
@@ -39,7 +34,7 @@ def check_zip(data: bytes, name: str, max_unpacked: int = MAX_UNPACKED_BYTES) ->
         )
 
 
-def _table_text(table: Table) -> str:
+def _table_text(table) -> str:
     rows = []
     for row in table.rows:
         cells = [c.text.replace("\n", " ").strip() for c in row.cells]
@@ -50,6 +45,10 @@ def _table_text(table: Table) -> str:
 def read_docx(data: bytes, name: str, progress: Callable[[int, int], None] | None = None,
               cancel: threading.Event | None = None) -> str:
     """Paragraphs and tables in document order, one paragraph per line."""
+    import docx  # loads lxml: only when a Word file is read, not at start-up
+    from docx.opc.exceptions import PackageNotFoundError
+    from docx.text.paragraph import Paragraph
+
     check_zip(data, name)
     try:
         document = docx.Document(io.BytesIO(data))
