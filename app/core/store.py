@@ -248,6 +248,24 @@ class Store:
         self.wait_checkpoint()
         self._conn.close()
 
+    @contextmanager
+    def _saving(self) -> Iterator[None]:
+        """A write that may meet a full or read-only disk: say so in words, keep the app going."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            text = str(exc).lower()
+            if "full" in text:
+                why = "the disk is full"
+            elif "readonly" in text or "read-only" in text:
+                why = "the history file is read-only"
+            elif "locked" in text or "busy" in text:
+                why = "another program is using the history file"
+            else:
+                why = str(exc)
+            raise StoreError(f"Ponder could not save to its history file ({why}). The reply stays on "
+                             f"screen; free some space or close other programs and it is saved again.") from exc
+
     def checkpoint_soon(self) -> None:
         """Checkpoint the WAL on a helper thread with its own connection (never blocks the caller)."""
         with self._checkpoint_lock:
@@ -386,11 +404,12 @@ class Store:
 
     def update_stream(self, message_id: int, content: str, reasoning: str) -> None:
         """Save a streaming reply's text so far. Ignored once the message is finished,
-        so a late tick cannot overwrite the final text."""
-        self._conn.execute(
-            "UPDATE messages SET content = ?, reasoning = ?, updated_at = ? WHERE id = ? AND state = 'streaming'",
-            (content, reasoning, self._clock(), message_id),
-        )
+        so a late tick cannot overwrite the final text. StoreError if the disk refuses."""
+        with self._saving():
+            self._conn.execute(
+                "UPDATE messages SET content = ?, reasoning = ?, updated_at = ? WHERE id = ? AND state = 'streaming'",
+                (content, reasoning, self._clock(), message_id),
+            )
         self._saves += 1
         if self._saves % CHECKPOINT_EVERY_SAVES == 0:  # a long reply keeps the WAL short too
             self.checkpoint_soon()
@@ -402,13 +421,14 @@ class Store:
                        reasoning_unfinished: bool = False, reasoning_tokens: int | None = None) -> None:
         if state not in STATES:
             raise ValueError(f"bad state {state!r}")
-        cur = self._conn.execute(
-            "UPDATE messages SET state = ?, content = ?, reasoning = ?, error = ?, think_seconds = ?,"
-            " answer_seconds = ?, prompt_tokens = ?, generated_tokens = ?, finish_reason = ?,"
-            " reasoning_unfinished = ?, reasoning_tokens = ?, updated_at = ? WHERE id = ?",
-            (state, content, reasoning, error, think_seconds, answer_seconds, prompt_tokens, generated_tokens,
-             finish_reason, int(reasoning_unfinished), reasoning_tokens, self._clock(), message_id),
-        )
+        with self._saving():
+            cur = self._conn.execute(
+                "UPDATE messages SET state = ?, content = ?, reasoning = ?, error = ?, think_seconds = ?,"
+                " answer_seconds = ?, prompt_tokens = ?, generated_tokens = ?, finish_reason = ?,"
+                " reasoning_unfinished = ?, reasoning_tokens = ?, updated_at = ? WHERE id = ?",
+                (state, content, reasoning, error, think_seconds, answer_seconds, prompt_tokens, generated_tokens,
+                 finish_reason, int(reasoning_unfinished), reasoning_tokens, self._clock(), message_id),
+            )
         if cur.rowcount == 0:
             raise StoreError("That message no longer exists.")
         self.checkpoint_soon()

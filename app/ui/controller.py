@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, QTimer, Signal
 
 from app.core.documents.history import join_block, stored_blocks, with_instruction
 from app.core.engine import LoadParams
-from app.core.store import Store, StoredMessage
+from app.core.store import Store, StoredMessage, StoreError
 from app.core.types import GenParams, Message, Stats
 from app.settings import Settings
 from app.ui.workers import EngineFactory, GenerationWorker, llama_factory
@@ -38,6 +38,7 @@ class _Stream:
     error: str | None = None
     saved_at: float = field(default_factory=time.monotonic)
     pending: list = field(default_factory=list)  # events not yet shown
+    save_failed: bool = False  # the last save met a full disk (said once, retried each second)
 
 
 class ChatController(QObject):
@@ -341,8 +342,15 @@ class ChatController(QObject):
         events, stream.pending = stream.pending, []
         self.stream_updated.emit(stream.message_id, events)
         if time.monotonic() - stream.saved_at >= SAVE_EVERY_SECONDS:
-            self.store.update_stream(stream.message_id, "".join(stream.answer), "".join(stream.reasoning))
             stream.saved_at = time.monotonic()
+            try:
+                self.store.update_stream(stream.message_id, "".join(stream.answer), "".join(stream.reasoning))
+            except StoreError as exc:  # a full disk: say it once, keep streaming, try again next second
+                if not stream.save_failed:
+                    self.notice.emit(exc.user_message)
+                stream.save_failed = True
+            else:
+                stream.save_failed = False
 
     def _on_finished(self, request_id: int) -> None:
         stream = self._stream
@@ -360,11 +368,31 @@ class ChatController(QObject):
 
     def _finish(self, stream: _Stream, state: str, error: str | None, stats: Stats | None) -> None:
         self._flush()
+        content, reasoning = "".join(stream.answer).strip(), "".join(stream.reasoning).strip()
+        try:
+            self._save_finished(stream, state, error, stats, content, reasoning)
+            shown = self.store.get_message(stream.message_id)
+        except StoreError as exc:
+            # The reply could not be saved (a full disk): it stays on screen as it is, and
+            # the next start marks the saved part as interrupted.
+            self.notice.emit(exc.user_message)
+            shown = self.store.get_message(stream.message_id)
+            if shown is not None:
+                shown = replace(shown, state=state, content=content, reasoning=reasoning, error=error)
+        self._stream = None
+        if stats:
+            self.stats_updated.emit(stats)
+        self.message_finished.emit(shown)
+        self.busy_changed.emit(False)
+        self.measure_context()
+
+    def _save_finished(self, stream: _Stream, state: str, error: str | None, stats: Stats | None,
+                       content: str, reasoning: str) -> None:
         self.store.finish_message(
             stream.message_id,
             state=state,
-            content="".join(stream.answer).strip(),
-            reasoning="".join(stream.reasoning).strip(),
+            content=content,
+            reasoning=reasoning,
             error=error,
             think_seconds=stats.think_seconds if stats else None,
             answer_seconds=stats.answer_seconds if stats else None,
@@ -374,12 +402,6 @@ class ChatController(QObject):
             reasoning_unfinished=bool(stats and stats.reasoning_unfinished),
             reasoning_tokens=stats.reasoning_tokens if stats else None,
         )
-        self._stream = None
-        if stats:
-            self.stats_updated.emit(stats)
-        self.message_finished.emit(self.store.get_message(stream.message_id))
-        self.busy_changed.emit(False)
-        self.measure_context()
 
     # -- shutdown --------------------------------------------------------------------
 
