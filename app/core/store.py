@@ -263,8 +263,8 @@ class Store:
                 why = "another program is using the history file"
             else:
                 why = str(exc)
-            raise StoreError(f"Ponder could not save to its history file ({why}). The reply stays on "
-                             f"screen; free some space or close other programs and it is saved again.") from exc
+            raise StoreError(f"Ponder could not save to its history file ({why}). What is on screen "
+                             f"stays; free some space (or close the other program) and try again.") from exc
 
     def checkpoint_soon(self) -> None:
         """Checkpoint the WAL on a helper thread with its own connection (never blocks the caller)."""
@@ -313,10 +313,11 @@ class Store:
     def create_thread(self, title: str = "New thread", system_prompt: str | None = None,
                       settings: dict | None = None) -> Thread:
         now = self._clock()
-        cur = self._conn.execute(
-            "INSERT INTO threads (title, system_prompt, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
-            (title, system_prompt, json.dumps(settings or {}), now, now),
-        )
+        with self._saving():
+            cur = self._conn.execute(
+                "INSERT INTO threads (title, system_prompt, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                (title, system_prompt, json.dumps(settings or {}), now, now),
+            )
         return self.get_thread(cur.lastrowid)
 
     def get_thread(self, thread_id: int) -> Thread | None:
@@ -386,7 +387,7 @@ class Store:
         if role not in ROLES or state not in STATES:
             raise ValueError(f"bad role {role!r} or state {state!r}")
         now = self._clock()
-        with self._tx() as conn:
+        with self._saving(), self._tx() as conn:
             if conn.execute("SELECT 1 FROM threads WHERE id = ?", (thread_id,)).fetchone() is None:
                 raise StoreError("That thread no longer exists.")
             if parent_id is not None and conn.execute(

@@ -142,7 +142,7 @@ class ChatController(QObject):
 
     def set_draft(self, text: str) -> None:
         """The composer's unsent text, for the context meter."""
-        if text != self.draft:
+        if text != self.draft and self._thread.isRunning():  # not after shutdown
             self.draft = text
             self.measure_context()
 
@@ -214,13 +214,17 @@ class ChatController(QObject):
         if not self.model_ready:
             self.notice.emit("No model is loaded yet. Open a model file (Model → Open) and send again.")
             return False
-        if self.thread_id is None:
-            self.thread_id = self.store.create_thread(title=_title_from(text)).id
-            self.threads_changed.emit()
-        path = self.store.path(self.thread_id)
-        if not path:
-            self.store.rename_thread(self.thread_id, _title_from(text))
-        user = self.store.add_message(self.thread_id, path[-1].id if path else None, "user", text)
+        try:
+            if self.thread_id is None:
+                self.thread_id = self.store.create_thread(title=_title_from(text)).id
+                self.threads_changed.emit()
+            path = self.store.path(self.thread_id)
+            if not path:
+                self.store.rename_thread(self.thread_id, _title_from(text))
+            user = self.store.add_message(self.thread_id, path[-1].id if path else None, "user", text)
+        except StoreError as exc:  # a full disk: nothing is sent, the text stays in the composer
+            self.notice.emit(exc.user_message)
+            return False
         if attach is not None:
             attach(user.id)
         self._reply_to(user, prompt)

@@ -384,6 +384,8 @@ class MainWindow(QMainWindow):
         )
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        if hasattr(self, "_draft_timer"):
+            self._draft_timer.stop()  # it would measure a thread after the store has closed
         self.chat.shutdown()
         if self.documents is not None:
             self.documents.shutdown()

@@ -48,3 +48,17 @@ def test_store_says_full_in_words(tmp_path):
             assert "disk is full" in exc.user_message and "Traceback" not in exc.user_message
         else:
             raise AssertionError("a full database accepted 100 kB")
+
+
+def test_full_disk_before_sending_keeps_the_question(make_app):
+    app = make_app()
+    app.load()
+    app.ask("First")
+    fill_up(app.store)
+    notices = []
+    app.controller.notice.connect(notices.append)
+    app.window.composer.setPlainText("word " * 20000)  # bigger than the room left
+    app.window.send_button.click()
+    assert notices and "disk is full" in notices[-1]
+    assert app.window.composer.toPlainText().startswith("word ")  # nothing lost
+    assert not app.controller.busy
