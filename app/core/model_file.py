@@ -40,8 +40,24 @@ def inspect_model_file(path: str | Path) -> ModelFileInfo:
     """Validate `path` as a complete GGUF and return its basic metadata.
 
     Raises ModelMissing, NotAGGUF or CorruptModel with a plain-language message.
+    A file already read unchanged (same size and modification time) is not parsed again.
     """
-    return open_model_file(path)[0]
+    p = Path(path).expanduser()
+    try:
+        info = _checked.get(_version(p))
+    except OSError:
+        info = None  # open_model_file says what is wrong with it
+    return info if info is not None else open_model_file(p)[0]
+
+
+# Files read so far, by version: a load reads the layout (worker) and then checks the file
+# (engine), and a slider change loads again; parsing a 100k-token vocabulary takes seconds.
+_checked: dict[tuple, ModelFileInfo] = {}
+
+
+def _version(p: Path) -> tuple:
+    st = p.stat()
+    return (str(p.resolve()), st.st_size, st.st_mtime_ns)
 
 
 def open_model_file(path: str | Path):
@@ -77,7 +93,7 @@ def open_model_file(path: str | Path):
     if data_end > size:
         raise CorruptModel(incomplete, path=str(p), expected_bytes=data_end, size_bytes=size)
     arch = _field(reader, "general.architecture") or ""
-    return ModelFileInfo(
+    info = ModelFileInfo(
         path=p,
         size_bytes=size,
         architecture=str(arch),
@@ -85,4 +101,8 @@ def open_model_file(path: str | Path):
         block_count=_field(reader, f"{arch}.block_count"),
         context_length=_field(reader, f"{arch}.context_length"),
         has_chat_template=_field(reader, "tokenizer.chat_template") is not None,
-    ), reader
+    )
+    if len(_checked) > 64:
+        _checked.clear()
+    _checked[_version(p)] = info
+    return info, reader
