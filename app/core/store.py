@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Literal
 
 from app.core.errors import AppError
+from app.core.store_documents import DocumentRecords, StoredAttachment, StoredExtraction  # noqa: F401 (re-exported)
+from app.core.store_schema import MIGRATIONS
 from app.core.types import Role
 
 log = logging.getLogger(__name__)
@@ -36,100 +38,11 @@ MessageState = Literal["streaming", "complete", "cancelled", "interrupted", "err
 STATES = ("streaming", "complete", "cancelled", "interrupted", "error")
 ROLES = ("user", "assistant", "system")
 
-# Ordered schema changes; PRAGMA user_version counts how many have run. Only ever
-# append: a released script must never change, or existing files would disagree.
-MIGRATIONS: list[str] = [
-    """
-    CREATE TABLE threads (
-        id INTEGER PRIMARY KEY,
-        title TEXT NOT NULL,
-        system_prompt TEXT,
-        settings TEXT NOT NULL DEFAULT '{}',
-        root_selected_id INTEGER REFERENCES messages(id) ON DELETE SET NULL,
-        created_at REAL NOT NULL, updated_at REAL NOT NULL, deleted_at REAL
-    );
-    CREATE TABLE messages (
-        id INTEGER PRIMARY KEY,
-        thread_id INTEGER NOT NULL REFERENCES threads(id) ON DELETE CASCADE,
-        -- No cascade here: subtrees are deleted in one statement (see delete_message),
-        -- because cascades through a long chain would hit SQLite's trigger depth limit.
-        parent_id INTEGER REFERENCES messages(id),
-        selected_child_id INTEGER REFERENCES messages(id) ON DELETE SET NULL,
-        role TEXT NOT NULL CHECK (role IN ('user', 'assistant', 'system')),
-        content TEXT NOT NULL DEFAULT '', reasoning TEXT NOT NULL DEFAULT '',
-        state TEXT NOT NULL
-            CHECK (state IN ('streaming', 'complete', 'cancelled', 'interrupted', 'error')),
-        error TEXT, think_seconds REAL, answer_seconds REAL, prompt_tokens INTEGER, generated_tokens INTEGER,
-        reasoning_tokens INTEGER,
-        finish_reason TEXT, reasoning_unfinished INTEGER NOT NULL DEFAULT 0, reasoning_expanded INTEGER,
-        created_at REAL NOT NULL, updated_at REAL NOT NULL
-    );
-    CREATE INDEX messages_thread ON messages(thread_id);
-    CREATE INDEX messages_parent ON messages(parent_id);
-    CREATE INDEX messages_streaming ON messages(state) WHERE state = 'streaming';
-    CREATE INDEX threads_updated ON threads(updated_at);
-    """,
-    # 2: documents attached to a user message. The extracted text is kept once per
-    # file content (sha256 of the original bytes) and extractor version; the original
-    # file is not. Token counts depend on the model, so they are kept per model key.
-    """
-    CREATE TABLE extractions (
-        id INTEGER PRIMARY KEY,
-        sha256 TEXT NOT NULL,
-        extractor INTEGER NOT NULL,
-        format TEXT NOT NULL,
-        text TEXT NOT NULL,
-        meta TEXT NOT NULL DEFAULT '{}',
-        tokens TEXT NOT NULL DEFAULT '{}',
-        created_at REAL NOT NULL,
-        UNIQUE (sha256, extractor)
-    );
-    CREATE TABLE attachments (
-        id INTEGER PRIMARY KEY,
-        message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
-        position INTEGER NOT NULL,
-        name TEXT NOT NULL,
-        size INTEGER NOT NULL,
-        format TEXT NOT NULL DEFAULT '',
-        extraction_id INTEGER REFERENCES extractions(id),
-        error TEXT,
-        plan TEXT,
-        created_at REAL NOT NULL
-    );
-    CREATE INDEX attachments_message ON attachments(message_id, position);
-    CREATE INDEX attachments_extraction ON attachments(extraction_id);
-    """,
-]
-
 _KEEP = object()  # "argument not given", where None is a meaningful value
 
 
 class StoreError(AppError):
     """The history database cannot be opened, upgraded or changed as asked."""
-
-
-@dataclass(frozen=True, slots=True)
-class StoredExtraction:
-    id: int
-    sha256: str
-    extractor: int
-    format: str
-    text: str
-    meta: dict  # e.g. page_starts, encoding
-    tokens: dict  # model key -> whole-text token count
-
-
-@dataclass(frozen=True, slots=True)
-class StoredAttachment:
-    id: int
-    message_id: int
-    position: int
-    name: str
-    size: int
-    format: str
-    extraction: StoredExtraction | None  # None when the file could not be read
-    error: str | None
-    plan: dict | None  # how the prompt used it (mode, passages), for showing later
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +97,7 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-class Store:
+class Store(DocumentRecords):
     def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
         self.db_path = Path(path)
         self._clock = clock
@@ -496,78 +409,3 @@ class Store:
         return self._conn.execute(
             "UPDATE messages SET state = 'interrupted', updated_at = ? WHERE state = 'streaming'", (self._clock(),)
         ).rowcount
-
-    # --- attachments -----------------------------------------------------------
-
-    def save_extraction(self, sha256: str, extractor: int, format: str, text: str, meta: dict) -> StoredExtraction:
-        """Keep extracted text for file content `sha256`; an existing row is reused."""
-        self._conn.execute(
-            "INSERT INTO extractions (sha256, extractor, format, text, meta, created_at) VALUES (?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (sha256, extractor) DO NOTHING",
-            (sha256, extractor, format, text, json.dumps(meta), self._clock()),
-        )
-        return self.find_extraction(sha256, extractor)
-
-    def find_extraction(self, sha256: str, extractor: int) -> StoredExtraction | None:
-        """Text already extracted from the same bytes by the same extractor version."""
-        row = self._conn.execute(
-            "SELECT * FROM extractions WHERE sha256 = ? AND extractor = ?", (sha256, extractor)
-        ).fetchone()
-        return None if row is None else _extraction(row)
-
-    def set_extraction_tokens(self, extraction_id: int, model_key: str, tokens: int) -> None:
-        self._conn.execute(
-            "UPDATE extractions SET tokens = json_set(tokens, '$.' || json_quote(?), ?) WHERE id = ?",
-            (model_key, tokens, extraction_id),
-        )
-
-    def add_attachment(self, message_id: int, position: int, name: str, size: int, format: str = "",
-                       extraction_id: int | None = None, error: str | None = None,
-                       plan: dict | None = None) -> int:
-        cur = self._conn.execute(
-            "INSERT INTO attachments (message_id, position, name, size, format, extraction_id, error, plan,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (message_id, position, name, size, format, extraction_id, error,
-             None if plan is None else json.dumps(plan), self._clock()),
-        )
-        return cur.lastrowid
-
-    def copy_attachments(self, from_message_id: int, to_message_id: int) -> int:
-        """Give an edited question the attachments of the one it replaces (same text,
-        same plan); returns how many."""
-        with self._tx() as conn:
-            cur = conn.execute(
-                "INSERT INTO attachments (message_id, position, name, size, format, extraction_id, error, plan,"
-                " created_at) SELECT ?, position, name, size, format, extraction_id, error, plan, ?"
-                " FROM attachments WHERE message_id = ? ORDER BY position, id",
-                (to_message_id, self._clock(), from_message_id),
-            )
-            return cur.rowcount
-
-    def attachments(self, message_id: int) -> list[StoredAttachment]:
-        """The message's attachments in the order they were given, with their text."""
-        rows = self._conn.execute(
-            "SELECT a.*, e.id AS e_id, e.sha256, e.extractor, e.format AS e_format, e.text, e.meta, e.tokens"
-            " FROM attachments a LEFT JOIN extractions e ON e.id = a.extraction_id"
-            " WHERE a.message_id = ? ORDER BY a.position, a.id",
-            (message_id,),
-        ).fetchall()
-        return [_attachment(r) for r in rows]
-
-    def purge_unused_extractions(self) -> int:
-        """Delete extracted text no attachment refers to any more."""
-        return self._conn.execute(
-            "DELETE FROM extractions WHERE id NOT IN (SELECT extraction_id FROM attachments"
-            " WHERE extraction_id IS NOT NULL)"
-        ).rowcount
-
-
-def _extraction(row: sqlite3.Row, prefix: str = "") -> StoredExtraction:
-    return StoredExtraction(row[prefix + "id"], row["sha256"], row["extractor"], row[prefix + "format"],
-                            row["text"], json.loads(row["meta"]), json.loads(row["tokens"]))
-
-
-def _attachment(row: sqlite3.Row) -> StoredAttachment:
-    extraction = None if row["e_id"] is None else _extraction(row, "e_")
-    return StoredAttachment(row["id"], row["message_id"], row["position"], row["name"], row["size"], row["format"],
-                            extraction, row["error"], None if row["plan"] is None else json.loads(row["plan"]))
