@@ -60,11 +60,18 @@ class LoadParams:
 
 
 class Engine(Protocol):
-    """What the GUI and CLI need from a model, whatever runs it."""
+    """What every client (window, CLI, server) needs from a model, whatever runs it."""
 
-    context_size: int
+    context_size: int  # tokens the loaded context holds
+    name: str  # what the model bar shows: the model's file or served name
 
-    def count_prompt_tokens(self, messages: Sequence[Message]) -> int: ...
+    def count_prompt_tokens(self, messages: Sequence[Message]) -> int:
+        """The whole rendered prompt for `messages`, in the model's tokens."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """`text` in the model's tokens as part of a prompt (no start-of-text token)."""
+        ...
 
     def stream(
         self,
@@ -94,6 +101,7 @@ class LlamaEngine:
         self._load(load)
         self._vocab = llama_cpp.llama_model_get_vocab(self._model)
         self.context_size = llama_cpp.llama_n_ctx(self._ctx)
+        self.name = self.path.name
         self.n_layers = llama_cpp.llama_model_n_layer(self._model)
         self._batch_size = llama_cpp.llama_n_batch(self._ctx)
         self._cached: list[int] = []  # tokens whose K/V sit in the context, in order
@@ -203,6 +211,9 @@ class LlamaEngine:
 
     def count_prompt_tokens(self, messages: Sequence[Message]) -> int:
         return len(self.tokenize(self.render(messages).text))
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenize(text, starts_prompt=False))
 
     @property
     def cached_tokens(self) -> list[int]:

@@ -6,6 +6,7 @@ and answer-now behaviour), so the GUI cannot tell them apart.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -15,6 +16,10 @@ from app.core.reasoning import ReasoningParser
 from app.core.types import Event, GenParams, Message, RateEvent, Stats, StatsEvent
 
 DEFAULT_SCRIPT = "<think>Let me think. Two plus two is four.</think>The answer is **4**."
+# A pre-tokenizer's rule (words, numbers, each other symbol on its own): counts grow with
+# text the way a real tokenizer's do, punctuation included, so tests measure as use does.
+_TOKEN = re.compile(r"[^\W\d_]+|\d{1,3}|[^\w\s]|_", re.UNICODE)
+MESSAGE_OVERHEAD = 4  # role markers around each message, as chat templates add
 
 
 class ScriptedEngine:
@@ -34,9 +39,13 @@ class ScriptedEngine:
         self.requests: list[list[Message]] = []
         self.params: list[GenParams] = []
         self.closed = False
+        self.name = "scripted"
+
+    def count_tokens(self, text: str) -> int:
+        return sum(1 for _ in _TOKEN.finditer(text))
 
     def count_prompt_tokens(self, messages: Sequence[Message]) -> int:
-        return sum(len(m.content.split()) + 4 for m in messages)
+        return sum(self.count_tokens(m.content) + MESSAGE_OVERHEAD for m in messages) + MESSAGE_OVERHEAD
 
     def stream(self, messages: Sequence[Message], params: GenParams = GenParams(),
                cancel: threading.Event | None = None,

@@ -21,7 +21,7 @@ from app.core.errors import AppError, OutOfMemory
 from app.core.fit import gb, plan_load, retry_layers
 from app.core.gguf_info import ModelLayout, read_layout
 from app.core.types import GenParams
-from app.ui import document_tokens
+from app.core.documents import counting as document_tokens
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,6 @@
-"""Token counts and the documents budget, run on the generation worker's thread.
+"""Token counts and the documents budget with an engine's own tokenizer.
+
+In the window these run on the generation worker's thread.
 
 Why there and not on the document reader's thread: the tokenizer's vocabulary lives
 inside the loaded model, which the generation worker frees when the model changes.
@@ -18,22 +20,14 @@ from app.core.documents.wrapping import safe
 from app.core.types import Message
 
 
-def count_text(engine, text: str) -> int:
-    """`text` in the model's tokens, as part of a prompt (no BOS of its own)."""
-    tokenize = getattr(engine, "tokenize", None)
-    if tokenize is None:  # an engine without a tokenizer of its own (the scripted one)
-        return len(text.split())
-    return len(tokenize(text, starts_prompt=False))
-
-
 def count_documents(engine, docs: Sequence[Document]) -> list[int]:
     """Each readable document's whole text as the prompt carries it (0 for failed ones)."""
-    return [count_text(engine, safe(d.text)) if d.ok else 0 for d in docs]
+    return [engine.count_tokens(safe(d.text)) if d.ok else 0 for d in docs]
 
 
 def plan_documents(engine, messages: Sequence[Message], docs: Sequence[Document], reserve: int,
                    known: Mapping[str, int]) -> tuple[ContextPlan, list[Message]]:
     """prepare_context with the engine's own counts."""
     return prepare_context(messages, docs, count_prompt_tokens=engine.count_prompt_tokens,
-                           count_tokens=lambda text: count_text(engine, text),
+                           count_tokens=engine.count_tokens,
                            context_size=engine.context_size, reply_reserve=reserve, known_tokens=known)
