@@ -51,7 +51,7 @@ def run_gui(args: argparse.Namespace, qt_args: list[str]) -> int:
     from app.settings import load_settings, save_settings
     from app.ui.controller import ChatController
     from app.ui.main_window import MainWindow
-    from app.ui.theme import apply_theme
+    from app.ui.settings.theme import apply_theme
 
     import threading
 
@@ -82,7 +82,7 @@ def run_gui(args: argparse.Namespace, qt_args: list[str]) -> int:
     window.show()
     model = args.model or settings.model_path
     if args.self_test:
-        from app.ui.self_test import SelfTest
+        from app.ui.models.self_test import SelfTest
 
         return SelfTest(app, window, controller, args.model, args.screenshot).run()
     if args.measure_start:

@@ -41,7 +41,7 @@ def gui_stalls(folder: Path, pdf: Path, model: Path | None) -> dict:
     from app.settings import Settings
     from app.ui.controller import ChatController
     from app.ui.main_window import MainWindow
-    from app.ui.workers import llama_factory
+    from app.ui.models.generation_worker import llama_factory
 
     app = QApplication.instance() or QApplication([])
     store = Store(folder / "gui-bench.db")

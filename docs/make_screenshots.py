@@ -20,7 +20,7 @@ from app.core.store import Store  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from app.ui.controller import ChatController  # noqa: E402
 from app.ui.main_window import MainWindow  # noqa: E402
-from app.ui.theme import apply_theme  # noqa: E402
+from app.ui.settings.theme import apply_theme  # noqa: E402
 
 REPLY = r"""<think>The question asks for the sum of the first n odd numbers. Let me try small cases:
 1 = 1, 1 + 3 = 4, 1 + 3 + 5 = 9, 1 + 3 + 5 + 7 = 16. These are perfect squares, so the

@@ -18,7 +18,7 @@ from app.core.engine import LoadParams
 from app.core.store import Store, StoredMessage, StoreError
 from app.core.types import GenParams, Message, Stats
 from app.settings import Settings
-from app.ui.workers import EngineFactory, GenerationWorker, llama_factory
+from app.ui.models.generation_worker import EngineFactory, GenerationWorker, llama_factory
 
 log = logging.getLogger(__name__)
 SAVE_EVERY_SECONDS = 1.0  # a killed app loses at most this much of a streaming reply

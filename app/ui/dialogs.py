@@ -60,7 +60,7 @@ class Dialogs:
     def documents_dont_fit(parent: QWidget, plan, larger: tuple[int, str] | None) -> str:
         """The attached documents do not all fit: "passages", "context" (reload with
         `larger` = (tokens, what it costs)) or "cancel" (back to the chips)."""
-        from app.ui.budget_text import budget_question
+        from app.ui.documents.budget_text import budget_question
 
         box = QMessageBox(QMessageBox.Icon.Question, "Documents do not fit", budget_question(plan), parent=parent)
         choices = {}

@@ -13,15 +13,15 @@ from PySide6.QtWidgets import (
 
 from app import APP_NAME
 from app.core.store import StoredMessage
-from app.ui.attachments import AttachmentTray
-from app.ui.chat_view import ChatView
-from app.ui.composer import Composer
+from app.ui.documents.attachments import AttachmentTray
+from app.ui.chat.chat_view import ChatView
+from app.ui.chat.composer import Composer
 from app.ui.controller import ChatController
 from app.ui.dialogs import Dialogs
-from app.ui.documents_panel import DocumentsPanel
-from app.ui.export import thread_markdown
-from app.ui.model_bar import OffloadControls
-from app.ui.thread_settings_dialog import ThreadSettingsDialog
+from app.ui.documents.documents_panel import DocumentsPanel
+from app.ui.chat.export import thread_markdown
+from app.ui.models.model_bar import OffloadControls
+from app.ui.settings.thread_settings_dialog import ThreadSettingsDialog
 
 
 class MainWindow(QMainWindow):
@@ -37,7 +37,7 @@ class MainWindow(QMainWindow):
             self._wire(controller)
             self.documents = DocumentsPanel(self, controller)  # after _wire: its slots run after the window's
             self.refresh_threads()
-            from app.ui.models_front import ModelsFront
+            from app.ui.models.models_front import ModelsFront
 
             self.models = ModelsFront(self, controller, models)
             self.setAcceptDrops(True)  # a .gguf dropped anywhere on the window is imported
@@ -243,7 +243,7 @@ class MainWindow(QMainWindow):
         self.undo_button.hide()
 
     def open_settings(self) -> None:
-        from app.ui.settings_dialog import SettingsDialog
+        from app.ui.settings.settings_dialog import SettingsDialog
 
         dialog = SettingsDialog(self.controller.settings, self)
         if dialog.exec():
@@ -323,7 +323,7 @@ class MainWindow(QMainWindow):
         if path:
             self.choose_model(path)
 
-    # -- models (app/ui/models_front.py) -----------------------------------------------------
+    # -- models (app/ui/models/models_front.py) -----------------------------------------------------
 
     def open_models(self):
         return self.models.open_dialog() if self.models else None
@@ -340,7 +340,7 @@ class MainWindow(QMainWindow):
         self.models.show_first_run()
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt's name)
-        from app.ui.models_front import gguf_paths
+        from app.ui.models.models_front import gguf_paths
 
         if self.models and gguf_paths(event.mimeData()):
             event.acceptProposedAction()
@@ -348,7 +348,7 @@ class MainWindow(QMainWindow):
             event.ignore()
 
     def dropEvent(self, event) -> None:  # noqa: N802 (Qt's name)
-        from app.ui.models_front import gguf_paths
+        from app.ui.models.models_front import gguf_paths
 
         paths = gguf_paths(event.mimeData()) if self.models else []
         if not paths:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from app.core.documents import ContextPlan, DocumentPlan
-from app.ui.budget_text import budget_question, larger_context
+from app.ui.documents.budget_text import budget_question, larger_context
 
 
 def plan(doc_tokens: int, context: int = 4096) -> ContextPlan:
@@ -24,7 +24,7 @@ def test_stops_at_the_model_context_and_prices_the_cache(monkeypatch):
     assert larger_context(plan(9000), 32768, layout) is None
     sizes = {4096: 1_000_000_000, 8192: 1_800_000_000}
     fake = lambda layout, layers, n: SimpleNamespace(gpu_bytes=0, ram_bytes=sizes[n])  # noqa: E731
-    monkeypatch.setattr("app.ui.budget_text.estimate", fake)
+    monkeypatch.setattr("app.ui.documents.budget_text.estimate", fake)
     n, cost = larger_context(plan(5000), 32768, layout)
     assert n == 8192 and cost.startswith("about 0.8 GB more")
 

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.documents import Document
-from app.ui.flow_layout import FlowLayout
+from app.ui.documents.flow_layout import FlowLayout
 
 MAX_REASON_CHARS = 70  # the whole reason is in the tooltip and the dialog
 

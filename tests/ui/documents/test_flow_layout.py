@@ -2,7 +2,7 @@
 
 from PySide6.QtWidgets import QLabel, QWidget
 
-from app.ui.flow_layout import FlowLayout
+from app.ui.documents.flow_layout import FlowLayout
 
 
 def test_items_wrap_within_the_width(qtbot):

@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (
 from app.core.catalog import CatalogFile
 from app.core.local_models import CatalogState
 from app.ui.dialogs import Dialogs
-from app.ui.download_text import failure_text, progress_text, size_text
-from app.ui.model_manager import ModelManager
+from app.ui.models.download_text import failure_text, progress_text, size_text
+from app.ui.models.model_manager import ModelManager
 
 ORIGINS = {"imported": "added", "hf-cache": "Hugging Face cache", "lmstudio": "LM Studio",
            "models-folder": "models folder"}

@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 
 from app.core.errors import ModelMissing
 from app.core.scripted_engine import ScriptedEngine
-from app.ui.export import thread_markdown
+from app.ui.chat.export import thread_markdown
 
 
 def reply_widget(app):

@@ -1,5 +1,5 @@
 from app.settings import Settings, load_settings, save_settings, settings_path
-from app.ui.settings_dialog import SettingsDialog
+from app.ui.settings.settings_dialog import SettingsDialog
 
 
 def test_dialog_round_trip(qtbot):

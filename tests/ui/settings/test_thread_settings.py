@@ -2,7 +2,7 @@
 restart, and leave other threads on the defaults."""
 
 from app.ui.dialogs import Dialogs
-from app.ui.thread_settings_dialog import ThreadSettingsDialog
+from app.ui.settings.thread_settings_dialog import ThreadSettingsDialog
 
 
 def test_own_prompt_and_sampling_reach_the_engine(make_app, monkeypatch):

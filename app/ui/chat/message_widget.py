@@ -7,8 +7,8 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QBoxLayout, QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout
 
 from app.core.store import StoredMessage
-from app.ui.answer_view import AnswerView
-from app.ui.reasoning_box import ReasoningBox
+from app.ui.chat.answer_view import AnswerView
+from app.ui.chat.reasoning_box import ReasoningBox
 
 _NOTES = {
     "cancelled": "stopped",

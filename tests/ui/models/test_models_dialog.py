@@ -22,9 +22,9 @@ from app.core.verify import VerifiedStore
 from app.settings import Settings
 from app.ui.controller import ChatController
 from app.ui.dialogs import Dialogs
-from app.ui.download_worker import DownloadPlace
+from app.ui.models.download_worker import DownloadPlace
 from app.ui.main_window import MainWindow
-from app.ui.model_manager import ModelManager
+from app.ui.models.model_manager import ModelManager
 from tests import model_files
 from tests.hub_server import LocalHub
 

@@ -11,7 +11,7 @@ from tests.core.test_fit import CPU_ONLY, GIB, gpu, phi4_layout
 
 
 def test_slider_shows_the_estimate_and_the_output_step(qtbot):
-    from app.ui.model_bar import OffloadControls
+    from app.ui.models.model_bar import OffloadControls
 
     bar = OffloadControls()
     qtbot.addWidget(bar)
@@ -31,7 +31,7 @@ def test_slider_shows_the_estimate_and_the_output_step(qtbot):
 
 
 def test_cpu_only_build_disables_the_slider_with_the_reason(qtbot):
-    from app.ui.model_bar import OffloadControls
+    from app.ui.models.model_bar import OffloadControls
 
     bar = OffloadControls()
     qtbot.addWidget(bar)
@@ -74,7 +74,7 @@ def test_apply_reloads_with_the_chosen_layers(make_app, tiny_phi3, gpu_machine):
 def test_out_of_memory_names_the_cost_and_offers_a_retry(make_app, monkeypatch, gpu_machine):
     app = make_app()
     layout = phi4_layout()
-    monkeypatch.setattr("app.ui.workers.read_layout", lambda path: layout)
+    monkeypatch.setattr("app.ui.models.generation_worker.read_layout", lambda path: layout)
     fits = auto_layers(layout, 4096, gpu_machine)
     loads = []
     factory = app._factory
@@ -99,7 +99,7 @@ def test_out_of_memory_names_the_cost_and_offers_a_retry(make_app, monkeypatch, 
 
 
 def test_real_load_shows_progress_then_the_plan(make_app, smollm2):
-    from app.ui.workers import llama_factory
+    from app.ui.models.generation_worker import llama_factory
 
     app = make_app()
     app.controller._worker._factory = llama_factory

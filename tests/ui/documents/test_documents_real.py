@@ -6,7 +6,7 @@ from app.core.store import Store
 from app.settings import Settings
 from app.ui.controller import ChatController
 from app.ui.main_window import MainWindow
-from tests.ui.test_documents_ui import drop
+from tests.ui.documents.test_documents_ui import drop
 
 
 def test_question_about_a_document_with_the_real_model(smollm2, qtbot, tmp_path):

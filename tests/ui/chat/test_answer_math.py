@@ -5,7 +5,7 @@ import uuid
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QTextDocument
 
-from app.ui.answer_view import AnswerView
+from app.ui.chat.answer_view import AnswerView
 
 
 def test_formula_arrives_after_the_text(qtbot):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QToolButton, QWidget
 
-from app.ui.download_text import percent, progress_text
-from app.ui.model_manager import ModelManager
+from app.ui.models.download_text import percent, progress_text
+from app.ui.models.model_manager import ModelManager
 
 
 class DownloadIndicator(QWidget):

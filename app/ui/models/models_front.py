@@ -19,10 +19,10 @@ from app.core.errors import AppError
 from app.core.local_models import ImportedModels
 from app.core.verify import VerifiedStore
 from app.ui.dialogs import Dialogs
-from app.ui.download_indicator import DownloadIndicator
-from app.ui.download_text import failure_text
-from app.ui.download_worker import DownloadPlace
-from app.ui.model_manager import ModelManager
+from app.ui.models.download_indicator import DownloadIndicator
+from app.ui.models.download_text import failure_text
+from app.ui.models.download_worker import DownloadPlace
+from app.ui.models.model_manager import ModelManager
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class ModelsFront(QObject):
 
     def open_dialog(self):
         if self.dialog is None:
-            from app.ui.models_dialog import ModelsDialog
+            from app.ui.models.models_dialog import ModelsDialog
 
             self.dialog = ModelsDialog(self.manager, self.window)
             self.dialog.model_chosen.connect(self.choose_model)
@@ -146,7 +146,7 @@ class ModelsFront(QObject):
     def show_first_run(self) -> None:
         """No model chosen yet: the conversation area offers the default download instead."""
         if self.first_run is None:
-            from app.ui.first_run import FirstRunPanel
+            from app.ui.models.first_run import FirstRunPanel
 
             panel = self.first_run = FirstRunPanel(self.manager)
             chat = self.window.chat

@@ -7,8 +7,8 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from app.core.catalog import CatalogFile
-from app.ui.download_text import failure_text, percent, progress_text, short_size, size_text
-from app.ui.model_manager import ModelManager
+from app.ui.models.download_text import failure_text, percent, progress_text, short_size, size_text
+from app.ui.models.model_manager import ModelManager
 
 
 class FirstRunPanel(QWidget):

@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, QThread, Signal
 from app.core.catalog import Catalog, CatalogFile
 from app.core.local_models import CatalogState, FoundModel, ImportedModels, catalog_states, discover
 from app.core.verify import is_sha256
-from app.ui.download_worker import DownloadPlace, DownloadWorker
+from app.ui.models.download_worker import DownloadPlace, DownloadWorker
 
 log = logging.getLogger(__name__)
 

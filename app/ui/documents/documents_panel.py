@@ -14,11 +14,11 @@ from PySide6.QtCore import QEvent, QObject, Signal
 
 from app.core.documents import reply_reserve
 from app.core.documents.persist import load_attachments, save_attachments, stored_token_counts
-from app.ui.attachments import Attachment, ChipRow, DocumentTextDialog
-from app.ui.budget_text import WRAP_TOKENS, larger_context
+from app.ui.documents.attachments import Attachment, ChipRow, DocumentTextDialog
+from app.ui.documents.budget_text import WRAP_TOKENS, larger_context
 from app.ui.dialogs import Dialogs
-from app.ui.document_worker import DocumentReader
-from app.ui.sources_view import SourcesView, sources_for
+from app.ui.documents.document_worker import DocumentReader
+from app.ui.documents.sources_view import SourcesView, sources_for
 
 log = logging.getLogger(__name__)
 _DRAG_EVENTS = (QEvent.Type.DragEnter, QEvent.Type.DragMove)

@@ -1,0 +1,1 @@
+"""The conversation: thread list, messages, answers with their thinking, the composer."""

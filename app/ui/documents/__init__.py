@@ -1,0 +1,1 @@
+"""Documents: attachment chips, reading files, fitting them into the context, sources."""

@@ -1,0 +1,1 @@
+"""Models: the model bar and layers slider, the models dialog, downloads, the generation worker."""

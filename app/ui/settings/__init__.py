@@ -1,0 +1,1 @@
+"""Settings: the settings and thread settings dialogs, the theme."""
