@@ -61,12 +61,12 @@ def _resolve_layers(model: Path, requested: int, n_ctx: int) -> int:
     """'auto' becomes the most layers the fit estimate says fit on this machine."""
     if requested != AUTO_LAYERS:
         return requested
-    from app.core.engine import DEFAULT_CONTEXT
+    from app.core.context_rules import default_context
     from app.core.gguf_info import read_layout
     from app.core.hardware import detect
 
     layout = read_layout(model)
-    ctx = n_ctx or min(layout.context_length or DEFAULT_CONTEXT, DEFAULT_CONTEXT)
+    ctx = default_context(layout.context_length, n_ctx)
     plan = plan_load(layout, detect(), ctx, requested)
     sys.stderr.write(f"{plan.estimate().label()}\n")
     return plan.n_gpu_layers

@@ -24,6 +24,7 @@ from typing import Protocol
 import llama_cpp
 
 from app.core import llama_runtime
+from app.core.context_rules import DEFAULT_CONTEXT, default_context, reply_reserve  # noqa: F401 (re-exported)
 from app.core.detokenize import Utf8Stream
 from app.core.errors import AppError, ContextOverflow, GenerationError
 from app.core.load_errors import translate_context_failure, translate_model_failure
@@ -35,7 +36,6 @@ from app.core.types import ErrorEvent, Event, GenParams, Message, ProgressEvent,
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CONTEXT = 16384
 RATE_EVERY_SECONDS = 0.5  # live tok/s for the status bar
 # A decode slower than this makes per-token cancel checks too coarse for the 100 ms
 # goal, so llama.cpp's abort callback is switched on (it costs a Python call per graph
@@ -135,7 +135,7 @@ class LlamaEngine:
         self._model = llama_cpp.llama_model_load_from_file(str(self.path).encode(), mp)
         if not self._model:
             raise translate_model_failure(llama_runtime.lines_since(mark), self.path, load.n_gpu_layers)
-        n_ctx = load.n_ctx or min(llama_cpp.llama_model_n_ctx_train(self._model) or DEFAULT_CONTEXT, DEFAULT_CONTEXT)
+        n_ctx = default_context(llama_cpp.llama_model_n_ctx_train(self._model), load.n_ctx)
         cp = llama_cpp.llama_context_default_params()
         cp.n_ctx = n_ctx
         cp.n_batch = cp.n_ubatch = min(load.n_batch, n_ctx)
@@ -236,8 +236,8 @@ class LlamaEngine:
     ) -> Iterator[Event]:
         """Generate a reply to `messages` as reasoning/answer events, then a stats event.
 
-        Raises ContextOverflow before any work if the prompt and `params.reply_reserve`
-        do not fit. Setting `cancel` (from any thread) stops within a token or a
+        Raises ContextOverflow before any work if the prompt and the reply's reserve
+        (context_rules.reply_reserve) do not fit. Setting `cancel` (from any thread) stops within a token or a
         prompt batch; setting `answer_now` closes the thinking and lets the model
         answer from there.
         """
@@ -245,8 +245,7 @@ class LlamaEngine:
             raise AppError("The model has been unloaded.")
         rendered = self.render(messages)
         tokens = self.tokenize(rendered.text)
-        # A small context cannot promise a full reply reserve; a quarter of it at most.
-        reserved = min(params.max_tokens, params.reply_reserve, self.context_size // 4)
+        reserved = reply_reserve(params, self.context_size)
         if len(tokens) + reserved > self.context_size:
             raise ContextOverflow(len(tokens), self.context_size, reserved)
         log.info("prompt: %d tokens, template=%s", len(tokens), rendered.template)

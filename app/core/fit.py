@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.core.context_rules import default_context
 from app.core.gguf_info import ModelLayout
 from app.core.hardware import Hardware
 
@@ -158,7 +159,7 @@ def estimate_for_info(path, n_gpu_layers: int = -1, n_ctx: int | None = None,
     from app.core.gguf_info import read_layout
 
     layout = read_layout(path)
-    ctx = n_ctx or min(layout.context_length or 4096, 16384)
+    ctx = default_context(layout.context_length, n_ctx)
     full = estimate(layout, n_gpu_layers, ctx, hw)
     cpu = estimate(layout, 0, ctx, None)
     return {

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 
+from app.core.context_rules import reply_reserve
 from app.core.errors import ContextOverflow
 from app.core.reasoning import ReasoningParser
 from app.core.types import Event, GenParams, Message, RateEvent, Stats, StatsEvent
@@ -51,8 +52,9 @@ class ScriptedEngine:
                cancel: threading.Event | None = None,
                answer_now: threading.Event | None = None) -> Iterator[Event]:
         prompt = self.count_prompt_tokens(messages)
-        if prompt + min(params.reply_reserve, self.context_size // 4) > self.context_size:
-            raise ContextOverflow(prompt, self.context_size, min(params.reply_reserve, self.context_size // 4))
+        reserved = reply_reserve(params, self.context_size)
+        if prompt + reserved > self.context_size:
+            raise ContextOverflow(prompt, self.context_size, reserved)
         self.requests.append(list(messages))
         self.params.append(params)
         return self._run(prompt, params, cancel or threading.Event(), answer_now)

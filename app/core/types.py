@@ -28,10 +28,9 @@ class GenParams:
     top_k: int = 50
     min_p: float = 0.0
     max_tokens: int = 32768
-    # Tokens that must be free for the reply before a prompt is accepted (at most a
-    # quarter of the context). The reply may still use everything up to the context
-    # size; this only refuses prompts that would leave the model no room to think.
-    reply_reserve: int = 1024
+    # A smaller reserve than context_rules.reply_reserve's rule (None: the rule alone);
+    # benchmarks use it to fill the context.
+    reply_reserve: int | None = None
     seed: int | None = None
     grammar: str | None = None  # GBNF, root rule "root"
     ignore_eos: bool = False  # never end on an end-of-generation token (benchmarks)

@@ -17,19 +17,11 @@ from app.core.documents.model import Document
 from app.core.documents.plan import ContextPlan, Decision, DocumentPlan, Passage
 from app.core.documents.ranking import bm25_scores
 from app.core.documents.wrapping import FOOTER, header, passage_label, render_block, safe
-from app.core.types import GenParams
+from app.core.context_rules import reply_reserve  # noqa: F401 (the one rule; documents' callers import it here)
 
 CountTokens = Callable[[str], int]
 MIN_PASSAGE_TOKENS = 128  # less room than this for documents: refuse rather than give scraps
 MAX_MISSES = 40  # chunks in a row that did not fit before the budget counts as full
-REPLY_SHARE = 4  # documents leave a quarter of the context for thinking and answer
-
-
-def reply_reserve(params: GenParams, context_size: int) -> int:
-    """Tokens kept free for the reply when documents are added: a quarter of the
-    context (a reasoning model thinks at length), or max_tokens if that is less. Never
-    less than the engine's own reserve, which is also capped at a quarter."""
-    return min(params.max_tokens, context_size // REPLY_SHARE)
 
 
 def _merge(spans: list[tuple[int, int, float]]) -> list[tuple[int, int, float]]:
