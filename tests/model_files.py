@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import struct
 import subprocess
 import sys
 import tempfile
@@ -235,3 +236,51 @@ def make_empty(path) -> Path:
     path = Path(path)
     path.write_bytes(b"")
     return path
+
+
+# Raw GGUF headers, written byte by byte: hostile or damaged files the gguf package's
+# writer would never produce.
+
+def gguf_string(text: str | bytes) -> bytes:
+    raw = text.encode() if isinstance(text, str) else text
+    return struct.pack("<Q", len(raw)) + raw
+
+
+def kv_string(key: str, value: str) -> bytes:
+    return gguf_string(key) + struct.pack("<I", 8) + gguf_string(value)
+
+
+def kv_u32(key: str, value: int) -> bytes:
+    return gguf_string(key) + struct.pack("<II", 4, value)
+
+
+def kv_array_start(key: str, item_type: int, count: int) -> bytes:
+    """A key whose value is an array: its item type and declared length, no items."""
+    return gguf_string(key) + struct.pack("<IIQ", 9, item_type, count)
+
+
+def tensor_info(name: str, shape: tuple[int, ...], ggml_type: int = 0, offset: int = 0) -> bytes:
+    return gguf_string(name) + struct.pack(f"<I{len(shape)}QIQ", len(shape), *shape, ggml_type, offset)
+
+
+def write_raw_gguf(path, kvs: list[bytes], tensors: list[bytes] = (), tail: bytes = b"",
+                   n_kv: int | None = None, n_tensors: int | None = None, version: int = 3) -> Path:
+    """A GGUF from raw parts; the counts default to the parts given."""
+    path = Path(path)
+    head = b"GGUF" + struct.pack("<IQQ", version, len(tensors) if n_tensors is None else n_tensors,
+                                 len(kvs) if n_kv is None else n_kv)
+    path.write_bytes(head + b"".join(kvs) + b"".join(tensors) + tail)
+    return path
+
+
+def make_huge_array_header(path) -> Path:
+    """118 bytes whose header declares an array of 2**61 one-byte items."""
+    return write_raw_gguf(path, [kv_string("general.architecture", "llama"),
+                                 kv_array_start("tokenizer.ggml.tokens", 0, 2**61)], tail=b"\0" * 4)
+
+
+def make_many_strings(path, n: int = 1_000_000) -> Path:
+    """A llama-architecture header with a vocabulary of `n` one-letter strings and no tensors."""
+    strings = gguf_string("t") * n
+    return write_raw_gguf(path, [kv_string("general.architecture", "llama"),
+                                 kv_array_start("tokenizer.ggml.tokens", 8, n) + strings])

@@ -2,7 +2,8 @@
 
 The fit estimate needs what llama.cpp will put on each device: the tensors of every
 block, the output layer, and the sizes that set the KV cache (blocks, KV heads, head
-dims). The gguf package reads all of it from the header; the weights stay on disk.
+dims). All of it is in the header (read with bounds by gguf_header); the weights stay
+on disk.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.core.gguf_header import GGUFHeader
 from app.core.model_file import open_model_file
 
 _BLOCK = re.compile(r"^blk\.(\d+)\.")
@@ -47,17 +49,16 @@ class ModelLayout:
         return self.n_head_kv * (self.head_dim_k + self.head_dim_v) * kv_type_bytes
 
 
-def _value(reader, key: str, default=None):
-    field = reader.fields.get(key)
-    if field is None:
-        return default
-    try:
-        value = field.contents()
-    except Exception:
-        return default
+def _value(header: GGUFHeader, key: str, default: int = 0) -> int:
+    """A count from the header; `default` when absent or not a count at all."""
+    value = header.value(key)
     if isinstance(value, list):  # per-layer arrays (some archs vary heads per layer)
-        return max(value) if value else default
-    return value
+        value = max((v for v in value if _is_count(v)), default=None)
+    return value if _is_count(value) else default
+
+
+def _is_count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _file_type_name(code) -> str:
@@ -71,15 +72,16 @@ def _file_type_name(code) -> str:
 
 def read_layout(path: str | Path) -> ModelLayout:
     """Shape and per-layer bytes of a GGUF. Raises the same errors as inspect_model_file."""
-    info, reader = open_model_file(path)  # precise messages for missing/not GGUF/truncated
+    info, header = open_model_file(path)  # precise messages for missing/not GGUF/truncated
     arch = info.architecture
-    blocks = int(info.block_count or 0)
+    # Every block has tensors: a larger count is a damaged file, not a reason for a huge list.
+    blocks = min(info.block_count or 0, len(header.tensors))
     block_bytes = [0] * blocks
     output = input_ = other = 0
     token_embd = 0
     has_output_weight = False
-    for t in reader.tensors:
-        n = int(t.n_bytes)
+    for t in header.tensors:
+        n = t.n_bytes
         m = _BLOCK.match(t.name)
         if m and int(m.group(1)) < blocks:
             block_bytes[int(m.group(1))] += n
@@ -96,26 +98,25 @@ def read_layout(path: str | Path) -> ModelLayout:
         # Tied embeddings: llama.cpp reuses token_embd as the output head and puts a
         # copy of it wherever the output layer runs.
         output += token_embd
-    n_embd = int(_value(reader, f"{arch}.embedding_length", 0))
-    n_head = int(_value(reader, f"{arch}.attention.head_count", 0))
-    n_head_kv = int(_value(reader, f"{arch}.attention.head_count_kv", n_head))
+    n_embd = _value(header, f"{arch}.embedding_length")
+    n_head = _value(header, f"{arch}.attention.head_count")
+    n_head_kv = _value(header, f"{arch}.attention.head_count_kv", n_head)
     head_dim = n_embd // n_head if n_head else 0
-    tokens = reader.fields.get("tokenizer.ggml.tokens")
-    n_vocab = len(tokens.data) if tokens is not None else 0
+    n_vocab = header.array_len("tokenizer.ggml.tokens") or 0
     return ModelLayout(
         path=info.path,
         architecture=arch,
         name=info.name,
-        quant=_file_type_name(_value(reader, "general.file_type")),
+        quant=_file_type_name(_value(header, "general.file_type", -1)),
         size_bytes=info.size_bytes,
         context_length=int(info.context_length or 0),
         block_count=blocks,
         n_embd=n_embd,
         n_head=n_head,
         n_head_kv=n_head_kv,
-        head_dim_k=int(_value(reader, f"{arch}.attention.key_length", head_dim)),
-        head_dim_v=int(_value(reader, f"{arch}.attention.value_length", head_dim)),
-        n_ff=int(_value(reader, f"{arch}.feed_forward_length", 0)),
+        head_dim_k=_value(header, f"{arch}.attention.key_length", head_dim),
+        head_dim_v=_value(header, f"{arch}.attention.value_length", head_dim),
+        n_ff=_value(header, f"{arch}.feed_forward_length"),
         n_vocab=n_vocab,
         block_bytes=tuple(block_bytes),
         output_bytes=output,

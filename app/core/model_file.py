@@ -1,8 +1,9 @@
-"""Checks on a model file before llama.cpp sees it, read with the gguf package.
+"""Checks on a model file before llama.cpp sees it.
 
 llama.cpp only says "failed to load" (the reason is in its log); reading the header
 first gives people a precise message for the common cases: a wrong path, a file that
-is not a GGUF, and a download that stopped half-way.
+is not a GGUF, and a download that stopped half-way. The header is read by
+gguf_header, which bounds the time and memory a hostile file can cost.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.core.errors import CorruptModel, ModelMissing, NotAGGUF
+from app.core.errors import CorruptModel, ModelFileError, ModelMissing, NotAGGUF
+from app.core.gguf_header import GGUFHeader, HeaderError, read_header
 
 GGUF_MAGIC = b"GGUF"
 
@@ -26,14 +28,14 @@ class ModelFileInfo:
     has_chat_template: bool
 
 
-def _field(reader, key: str):
-    field = reader.fields.get(key)
-    if field is None:
-        return None
-    try:
-        return field.contents()
-    except Exception:
-        return None
+def _text(header: GGUFHeader, key: str) -> str | None:
+    value = header.value(key)
+    return value if isinstance(value, str) else None
+
+
+def _count(header: GGUFHeader, key: str) -> int | None:
+    value = header.value(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def inspect_model_file(path: str | Path) -> ModelFileInfo:
@@ -51,7 +53,7 @@ def inspect_model_file(path: str | Path) -> ModelFileInfo:
 
 
 # Files read so far, by version: a load reads the layout (worker) and then checks the file
-# (engine), and a slider change loads again; parsing a 100k-token vocabulary takes seconds.
+# (engine), and a slider change loads again; a header is read once per version.
 _checked: dict[tuple, ModelFileInfo] = {}
 
 
@@ -60,9 +62,9 @@ def _version(p: Path) -> tuple:
     return (str(p.resolve()), st.st_size, st.st_mtime_ns)
 
 
-def open_model_file(path: str | Path):
-    """Like inspect_model_file, also returning the gguf reader (parsing the header of
-    a big vocabulary takes seconds, so callers that need more than the basics reuse it)."""
+def open_model_file(path: str | Path) -> tuple[ModelFileInfo, GGUFHeader]:
+    """Like inspect_model_file, also returning the parsed header (metadata and tensor
+    table) for callers that need more than the basics."""
     p = Path(path).expanduser()
     if not p.exists():
         raise ModelMissing(f"The model file {p} does not exist.", path=str(p))
@@ -71,8 +73,11 @@ def open_model_file(path: str | Path):
     size = p.stat().st_size
     if size == 0:
         raise NotAGGUF(f"{p.name} is empty (0 bytes); it is not a model.", path=str(p))
-    with p.open("rb") as fh:
-        magic = fh.read(4)
+    try:
+        with p.open("rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise ModelFileError(f"{p.name} could not be read ({exc.strerror or exc}).", path=str(p)) from exc
     if magic != GGUF_MAGIC:
         raise NotAGGUF(
             f"{p.name} is not a GGUF model file. This app runs GGUF files, such as "
@@ -84,25 +89,30 @@ def open_model_file(path: str | Path):
         f"Download it again."
     )
     try:
-        from gguf import GGUFReader
-
-        reader = GGUFReader(p)
-        data_end = max((t.data_offset + int(t.n_bytes) for t in reader.tensors), default=0)
-    except Exception as exc:
-        raise CorruptModel(incomplete, path=str(p), reason=str(exc)) from exc
+        header = read_header(p)
+    except HeaderError as exc:
+        raise CorruptModel(
+            f"{p.name} is damaged or incomplete (perhaps an interrupted download), or is not a valid "
+            f"model file: its header {exc}. Download it again or choose another file.",
+            path=str(p), reason=str(exc),
+        ) from exc
+    except OSError as exc:
+        raise ModelFileError(f"{p.name} could not be read ({exc.strerror or exc}).", path=str(p)) from exc
+    data_end = max((t.data_offset + t.n_bytes for t in header.tensors), default=0)
     if data_end > size:
         raise CorruptModel(incomplete, path=str(p), expected_bytes=data_end, size_bytes=size)
-    arch = _field(reader, "general.architecture") or ""
+    # Strings from the file are kept exactly as written: whoever shows them shows plain text.
+    arch = _text(header, "general.architecture") or ""
     info = ModelFileInfo(
         path=p,
         size_bytes=size,
-        architecture=str(arch),
-        name=str(_field(reader, "general.name") or p.stem),
-        block_count=_field(reader, f"{arch}.block_count"),
-        context_length=_field(reader, f"{arch}.context_length"),
-        has_chat_template=_field(reader, "tokenizer.chat_template") is not None,
+        architecture=arch,
+        name=_text(header, "general.name") or p.stem,
+        block_count=_count(header, f"{arch}.block_count"),
+        context_length=_count(header, f"{arch}.context_length"),
+        has_chat_template=_text(header, "tokenizer.chat_template") is not None,
     )
     if len(_checked) > 64:
         _checked.clear()
     _checked[_version(p)] = info
-    return info, reader
+    return info, header

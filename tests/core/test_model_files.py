@@ -67,12 +67,12 @@ def test_closed_engine_refuses_politely(smollm2):
 def test_an_unchanged_file_is_parsed_once_and_a_changed_one_again(tmp_path, smollm2, monkeypatch):
     import shutil
 
-    import gguf
+    from app.core import model_file
 
     copy = shutil.copy(smollm2, tmp_path / "m.gguf")
     parses = []
-    real = gguf.GGUFReader
-    monkeypatch.setattr(gguf, "GGUFReader", lambda *a, **k: parses.append(1) or real(*a, **k))
+    real = model_file.read_header
+    monkeypatch.setattr(model_file, "read_header", lambda *a, **k: parses.append(1) or real(*a, **k))
     first = inspect_model_file(copy)
     assert inspect_model_file(copy) == first and len(parses) == 1
     with open(copy, "r+b") as fh:  # cut it short: a different file now
