@@ -49,7 +49,9 @@ class Faults:
     chunk: int = 64 * 1024
     delay: float = 0.0  # seconds between chunks on the CDN
     drop_after: int | None = None  # close the connection once after this many body bytes
+    cut_every: int | None = None  # close the connection after this many body bytes, every time
     ignore_range: bool = False
+    commit: str | None = None  # sent as X-Repo-Commit (and accepted as a revision) instead of the real one
 
 
 class LocalHub:
@@ -192,7 +194,7 @@ def _handler(hub: LocalHub, listener: str):
         def _resolve(self, seen: Seen, repo_id: str, revision: str, filename: str) -> None:
             if self._repo_error(seen, repo_id):
                 return
-            commit = hub.commit(repo_id)
+            commit = hub.faults.commit or hub.commit(repo_id)
             if revision not in ("main", commit):
                 return self._reply(seen, 404, {"X-Error-Code": "RevisionNotFound"}, b"no revision")
             data = hub.repos[repo_id].get(filename)
@@ -249,9 +251,9 @@ def _handler(hub: LocalHub, listener: str):
             try:
                 for i in range(0, len(body), hub.faults.chunk):
                     piece = body[i:i + hub.faults.chunk]
-                    drop = hub.faults.drop_after
+                    drop = hub.faults.drop_after if hub.faults.cut_every is None else hub.faults.cut_every
                     if drop is not None and seen.sent + len(piece) > drop:
-                        hub.faults.drop_after = None  # once
+                        hub.faults.drop_after = None  # once (cut_every stays)
                         self.wfile.write(piece[: max(0, drop - seen.sent)])
                         self.wfile.flush()
                         self.close_connection = True

@@ -12,14 +12,19 @@ tools look for them.
 
 A file is only ever returned after its sha256 matched the Hub's; a file that does not
 match is deleted (or reported "corrupt" by the listing) and never handed out.
+
+Names and the server's commit are checked before they become paths (app.core.names);
+the partial file is never opened through a symlink, and every path is checked to stay
+inside the folder it was meant for: a download folder may be shared with other people.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import shutil
-import tempfile
+import stat
 import threading
 import time
 from collections import deque
@@ -35,12 +40,15 @@ from app.core import hub
 from app.core.catalog import CatalogFile
 from app.core.errors import (
     AccessDenied,
+    AppError,
     ChecksumMismatch,
     DiskFull,
     DownloadCancelled,
     DownloadError,
     NotFoundOnHub,
+    ServerError,
 )
+from app.core.names import check_filename, check_repo_id, check_revision, is_inside
 from app.core.verify import VerifiedStore, is_sha256
 
 log = logging.getLogger(__name__)
@@ -83,10 +91,52 @@ def free_bytes(path: Path) -> int:
     return shutil.disk_usage(p).free
 
 
+# Never through a link (O_NOFOLLOW), never blocking on a FIFO planted at the name (O_NONBLOCK
+# has no effect on a plain file); where the OS lacks a flag, the lstat/fstat checks still hold.
+_OPEN_FLAGS = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+
+
+def _not_a_partial(path: Path) -> DownloadError:
+    return DownloadError(
+        f"{path} is not a partial download (it is a link, a folder or a file with other names), so the "
+        f"download will not write to it. Remove it, or choose another folder, and try again.", path=str(path))
+
+
+def _open_no_follow(path: Path, flags: int) -> int:
+    """A descriptor for `path` only if it is a plain file with no other names (a hard link to
+    someone's file would be written through as surely as a symlink)."""
+    try:
+        fd = os.open(path, flags | _OPEN_FLAGS, 0o644)
+    except OSError as exc:
+        # ELOOP/EMLINK: a symlink (O_NOFOLLOW); EEXIST: one planted since we looked (O_EXCL);
+        # ENXIO: a FIFO; EISDIR: a folder.
+        if exc.errno in (errno.ELOOP, errno.EMLINK, errno.EEXIST, errno.ENXIO, errno.EISDIR):
+            raise _not_a_partial(path) from exc
+        raise
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+        os.close(fd)
+        raise _not_a_partial(path)
+    return fd
+
+
+def _partial_size(path: Path) -> int:
+    """Bytes in the partial file (0 when there is none); anything but a plain file is refused."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return 0
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+        raise _not_a_partial(path)
+    return st.st_size
+
+
 def _open_partial(path: Path):
     """Open the partial file for appending, unbuffered: a kill or a full disk then loses
-    nothing that was reported as written. Tests patch this to simulate a full disk."""
-    return open(path, "ab", buffering=0)
+    nothing that was reported as written. A new one is created with O_EXCL, an old one
+    opened without following links. Tests patch this to simulate a full disk."""
+    create = 0 if os.path.lexists(path) else os.O_CREAT | os.O_EXCL
+    return os.fdopen(_open_no_follow(path, os.O_WRONLY | os.O_APPEND | create), "ab", buffering=0)
 
 
 def _write_all(fh, data: bytes) -> None:
@@ -112,13 +162,28 @@ def _repo_folder(repo_id: str) -> str:
     return "models--" + repo_id.replace("/", "--")
 
 
+def lock_dir() -> Path:
+    """Locks of downloads into a chosen folder: the user's own cache, not the (maybe shared)
+    download folder, nor the system's temp folder, where anyone can plant a link at a
+    predictable name and the lock's open would truncate its target."""
+    from app import paths
+
+    return paths.cache_dir() / "download-locks"
+
+
+def _partial_name(final: Path, sha256: str) -> str:
+    # The sha256 in the name: a partial of an older revision is never continued with newer bytes.
+    name = f".{final.name}.{sha256[:16]}.incomplete"
+    # A file name near the 255-byte limit leaves no room for the additions.
+    return name if len(name.encode("utf-8", "surrogatepass")) <= 255 else f".{sha256}.incomplete"
+
+
 def _target(remote: hub.RemoteFile, cache_dir: Path | None, dest_dir: Path | None) -> _Target:
     if dest_dir is not None:
         final = Path(dest_dir).expanduser() / remote.filename
-        # The sha256 in the name: a partial of an older revision is never continued with newer bytes.
-        partial = final.with_name(f".{final.name}.{remote.sha256[:16]}.incomplete")
+        partial = final.with_name(_partial_name(final, remote.sha256))
         # The lock lives outside the folder, which then holds nothing but models and partials.
-        lock = Path(tempfile.gettempdir()) / "ponder-download-locks" / f"{remote.sha256}.lock"
+        lock = lock_dir() / f"{remote.sha256}.lock"
         return _Target(final, partial, lock, None, None)
     cache = Path(cache_dir or default_cache_dir()).expanduser()
     storage = cache / _repo_folder(remote.repo_id)
@@ -128,21 +193,45 @@ def _target(remote: hub.RemoteFile, cache_dir: Path | None, dest_dir: Path | Non
     return _Target(blob, blob.with_name(blob.name + ".incomplete"), lock, pointer, storage)
 
 
+def _root(t: _Target, dest_dir: Path | None) -> Path:
+    """The folder every path of this download must stay inside."""
+    return t.storage if t.storage is not None else Path(dest_dir).expanduser()
+
+
+def _ensure_inside(path: Path, root: Path, what: str) -> None:
+    """Refuse a path that a link (or anything else) makes resolve outside `root`."""
+    if not is_inside(path, root):
+        raise DownloadError(
+            f"{what} would be written to {os.path.realpath(path)}, outside {root}: a link in that folder points "
+            f"elsewhere. Nothing was written there; remove the link or choose another folder.", path=str(path))
+
+
 def _link_into_cache(t: _Target, remote: hub.RemoteFile, revision: str) -> Path:
     """snapshots/<commit>/<file> -> ../../blobs/<sha256>, and refs/<revision>, as huggingface_hub lays them out."""
     assert t.pointer is not None and t.storage is not None
+    what = f"{remote.repo_id}/{remote.filename}"
     t.pointer.parent.mkdir(parents=True, exist_ok=True)
+    _ensure_inside(t.pointer.parent, t.storage, what)
     if not t.pointer.exists():
+        if os.path.islink(t.pointer):  # a dangling link: replaced, never written through
+            t.pointer.unlink()
         try:
             os.symlink(os.path.relpath(t.final, t.pointer.parent), t.pointer)
         except OSError:
             # No symlinks (Windows without developer mode): huggingface_hub moves the blob
             # into the snapshot in that case; so do we.
             os.replace(t.final, t.pointer)
+    _ensure_inside(t.pointer, t.storage, what)
     if revision != remote.commit:
         refs = t.storage / "refs" / revision
         refs.parent.mkdir(parents=True, exist_ok=True)
-        refs.write_text(remote.commit)
+        _ensure_inside(refs.parent, t.storage, what)
+        # Written aside and renamed: a link planted at refs/<revision> is replaced, not followed.
+        tmp = refs.with_name(f".{refs.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _OPEN_FLAGS, 0o644)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(remote.commit)
+        os.replace(tmp, refs)
     return t.pointer
 
 
@@ -151,10 +240,11 @@ def _local_copy(repo_id: str, filename: str, revision: str, cache_dir: Path | No
     """A file already on disk for this repo/file, with the sha256 it should have if known."""
     if dest_dir is not None:
         p = Path(dest_dir).expanduser() / filename
-        return (p, None) if p.is_file() else None
-    found = try_to_load_from_cache(repo_id, filename, cache_dir=str(cache_dir or default_cache_dir()),
-                                   revision=revision)
-    if isinstance(found, str) and os.path.isfile(found):
+        return (p, None) if p.is_file() and is_inside(p, Path(dest_dir).expanduser()) else None
+    cache = Path(cache_dir or default_cache_dir()).expanduser()
+    found = try_to_load_from_cache(repo_id, filename, cache_dir=str(cache), revision=revision)
+    # refs/<revision> is a file on disk: what it says is checked like anything else from outside.
+    if isinstance(found, str) and os.path.isfile(found) and is_inside(Path(found), cache / _repo_folder(repo_id)):
         blob = Path(os.path.realpath(found))
         return Path(found), (blob.name if is_sha256(blob.name) else None)
     return None
@@ -188,10 +278,12 @@ class _Meter:
 
 
 def _hash_prefix(path: Path, hasher) -> int:
-    with open(path, "rb") as fh:
+    done = 0
+    with os.fdopen(_open_no_follow(path, os.O_RDONLY), "rb") as fh:
         while chunk := fh.read(4 << 20):
             hasher.update(chunk)
-    return path.stat().st_size
+            done += len(chunk)
+    return done
 
 
 def _check_space(where: Path, needed: int, name: str) -> None:
@@ -210,16 +302,22 @@ def _gb(n: int) -> str:
 
 def _transfer(remote: hub.RemoteFile, t: _Target, *, token, retry: hub.RetryPolicy,
               cancel: threading.Event, meter: _Meter) -> str:
-    """Bring the partial file up to `remote.size` bytes; return the sha256 of all of it."""
+    """Bring the partial file up to `remote.size` bytes; return the sha256 of all of it.
+
+    Tries are bounded three ways (see app.core.retry): failures in a row without new bytes,
+    requests in all, and time without a byte past the furthest one reached. "New" means past
+    that point: a server that ignores Range sends bytes every time, but never new ones.
+    """
     import hashlib
 
     hasher = hashlib.sha256()
-    have = _hash_prefix(t.partial, hasher) if t.partial.exists() else 0
+    have = _hash_prefix(t.partial, hasher) if os.path.lexists(t.partial) else 0
     if have > remote.size:  # not ours to continue
         t.partial.unlink()
         hasher, have = hashlib.sha256(), 0
     what = f"{remote.repo_id}/{remote.filename}"
-    failures = 0
+    best, last_new = have, time.monotonic()
+    tries = failures = 0
     with _open_partial(t.partial) as fh:
         while have < remote.size:
             if cancel.is_set():
@@ -228,6 +326,10 @@ def _transfer(remote: hub.RemoteFile, t: _Target, *, token, retry: hub.RetryPoli
             headers["Accept-Encoding"] = "identity"  # a compressed answer would break byte offsets
             if have:
                 headers["Range"] = f"bytes={have}-"
+            tries += 1
+            best_before, received = best, 0
+            err: AppError | None = None
+            cause: BaseException | None = None
             try:
                 # The resolve URL, not the CDN address from the HEAD: signed CDN links expire, and
                 # httpx2 drops the Authorization header when the redirect leaves the Hub.
@@ -247,22 +349,33 @@ def _transfer(remote: hub.RemoteFile, t: _Target, *, token, retry: hub.RetryPoli
                         _write_all(fh, chunk)
                         hasher.update(chunk)
                         have += len(chunk)
+                        received += len(chunk)
                         meter.add(len(chunk))
-                        failures = 0  # progress resets the count: only a stuck download gives up
+                        if have > best:  # new bytes reset the count: only a stuck download gives up
+                            best, last_new, failures = have, time.monotonic(), 0
                         if have >= remote.size:
                             break
             except (DownloadCancelled, DiskFull):
                 raise
             except (OSError, httpx2.HTTPError) as exc:
-                err = hub.translate(exc, what)
+                err, cause = hub.translate(exc, what), exc
                 if not hub.retryable(err):
                     raise err from exc
-                failures += 1
-                if failures >= retry.attempts:
-                    raise type(err)(f"{err.user_message} (gave up after {failures} tries; "
-                                    f"the download will continue from {_gb(have)} next time)") from exc
-                log.warning("%s: %s; retry %d/%d", what, err.user_message, failures, retry.attempts - 1)
-                hub.wait(cancel, retry.delay(failures))
+            if have >= remote.size:
+                break
+            # This try ended before the end of the file: an error, or a body that simply stopped.
+            failures += 1
+            stalled = best == best_before and time.monotonic() - last_new > retry.max_stalled_s
+            if failures >= retry.attempts or tries >= retry.max_tries or stalled:
+                later = f"the download will continue from {_gb(have)} next time"
+                if err is None or received:
+                    raise ServerError(f"The server kept ending the download of {what} early ({tries} tries); "
+                                      f"try again later ({later}).", tries=tries) from cause
+                n = failures if failures >= retry.attempts else tries
+                raise type(err)(f"{err.user_message} (gave up after {n} tries; {later})") from cause
+            reason = err.user_message if err is not None else "the server ended the answer early"
+            log.warning("%s: %s; retry %d (at most %d tries)", what, reason, tries, retry.max_tries)
+            hub.wait(cancel, retry.delay(failures))
         os.fsync(fh.fileno())
     meter.add(0, force=True)
     return hasher.hexdigest()
@@ -287,9 +400,33 @@ def download_file(repo_id: str, filename: str, *, store: VerifiedStore, revision
     Into the Hugging Face cache (`cache_dir`, default HF_HUB_CACHE) or, with `dest_dir`,
     into that folder as-is. `progress` is called from this thread (~10 Hz). Setting
     `cancel` stops it with DownloadCancelled and keeps the partial file; calling again
-    resumes it. Raises DownloadError subclasses with a plain message.
+    resumes it. Raises DownloadError subclasses with a plain message (InvalidName for a
+    repository id, file name or revision that could lead outside the folder).
     """
-    cancel = cancel or threading.Event()
+    # Before anything touches the disk or the network.
+    check_repo_id(repo_id)
+    check_filename(filename, repo_id)
+    check_revision(revision)
+    what = f"{repo_id}/{filename}"
+    try:
+        return _download(repo_id, filename, store=store, revision=revision, cache_dir=cache_dir, dest_dir=dest_dir,
+                         endpoint=endpoint, token=token, progress=progress, cancel=cancel or threading.Event(),
+                         retry=retry)
+    except OSError as exc:  # the disk's answer (a permission, a name too long, a link loop), never a traceback
+        raise _disk_error(exc, what) from exc
+
+
+def _disk_error(exc: OSError, what: str) -> DownloadError:
+    if exc.errno == errno.ENOSPC:
+        return DiskFull(f"The disk filled up while downloading {what}. Free some space and resume the download.")
+    where = f" ({exc.filename})" if exc.filename else ""
+    return DownloadError(f"{what} could not be saved: {exc.strerror or exc}{where}. Check that the folder "
+                         f"exists and can be written to, or choose another one.", errno=exc.errno)
+
+
+def _download(repo_id: str, filename: str, *, store: VerifiedStore, revision: str, cache_dir: Path | None,
+              dest_dir: Path | None, endpoint: str | None, token, progress: ProgressFn | None,
+              cancel: threading.Event, retry: hub.RetryPolicy) -> Downloaded:
     what = f"{repo_id}/{filename}"
     try:
         remote = hub.remote_file(repo_id, filename, revision=revision, endpoint=endpoint, token=token,
@@ -307,8 +444,12 @@ def download_file(repo_id: str, filename: str, *, store: VerifiedStore, revision
         store.verify(path, sha, cancel)
         return Downloaded(path, repo_id, filename, sha, path.stat().st_size, 0, fetched=False)
     t = _target(remote, cache_dir, dest_dir)
+    root = _root(t, dest_dir)
+    for p in (t.final.parent, *(() if t.pointer is None else (t.pointer.parent,))):
+        _ensure_inside(p, root, what)
     existing = t.final if t.final.exists() else (t.pointer if t.pointer is not None and t.pointer.exists() else None)
     if existing is not None:
+        _ensure_inside(existing, root, what)
         try:
             store.verify(existing, remote.sha256, cancel)
             path = _link_into_cache(t, remote, revision) if t.pointer is not None else existing
@@ -317,10 +458,16 @@ def download_file(repo_id: str, filename: str, *, store: VerifiedStore, revision
             log.warning("%s on disk is damaged; downloading it again", existing)
             _remove(existing, t, store)
     t.final.parent.mkdir(parents=True, exist_ok=True)
+    _ensure_inside(t.final.parent, root, what)
     t.lock.parent.mkdir(parents=True, exist_ok=True)
+    if os.path.islink(t.lock):
+        # filelock 3.x opens the lock with O_TRUNC, which through a link empties the link's target;
+        # 4.x refuses the link with a bare OSError. Either way: a plain message, and nothing touched.
+        raise DownloadError(f"The lock file {t.lock} is a link, so {what} was not downloaded. Remove it and try "
+                            f"again.", path=str(t.lock))
     try:
         with WeakFileLock(t.lock, timeout=1.0):
-            return _fetch(remote, t, store=store, revision=revision, token=token, progress=progress,
+            return _fetch(remote, t, root, store=store, revision=revision, token=token, progress=progress,
                           cancel=cancel, retry=retry)
     except TimeoutError as exc:  # filelock.Timeout: another process is downloading this very file
         raise DownloadError(f"{what} is already being downloaded by another process.") from exc
@@ -332,14 +479,16 @@ def _remove(existing: Path, t: _Target, store: VerifiedStore) -> None:
         p.unlink(missing_ok=True)
 
 
-def _fetch(remote: hub.RemoteFile, t: _Target, *, store, revision, token, progress, cancel, retry) -> Downloaded:
+def _fetch(remote: hub.RemoteFile, t: _Target, root: Path, *, store, revision, token, progress, cancel,
+           retry) -> Downloaded:
     what = f"{remote.repo_id}/{remote.filename}"
     if t.final.exists():  # finished by another process while we waited for the lock
+        _ensure_inside(t.final, root, what)
         store.verify(t.final, remote.sha256, cancel)
     else:
-        if t.pointer is not None and not t.partial.exists():
+        if t.pointer is not None and not os.path.lexists(t.partial):
             _adopt_orphans(t, remote.size)
-        start = t.partial.stat().st_size if t.partial.exists() else 0
+        start = _partial_size(t.partial)
         if start > remote.size:
             start = 0
         _check_space(t.final.parent, remote.size - start, what)
@@ -355,9 +504,11 @@ def _fetch(remote: hub.RemoteFile, t: _Target, *, store, revision, token, progre
                 f"{remote.filename} arrived damaged: its sha256 does not match the Hub's. The broken copy "
                 f"was deleted; download it again.", expected=remote.sha256, actual=digest)
         # Recorded before the rename (which keeps size and mtime), so a crash in between costs one re-hash.
-        store.record(t.final, remote.sha256, ok=True, stat=t.partial.stat())
+        store.record(t.final, remote.sha256, ok=True, stat=os.lstat(t.partial))
         os.replace(t.partial, t.final)
         store.clear_partial(what)
+        # Checked above already; checked again on the finished file, in case the folder changed meanwhile.
+        _ensure_inside(t.final, root, what)
         log.info("%s downloaded and verified (%d bytes, resumed from %d)", what, remote.size, start)
         path = _link_into_cache(t, remote, revision) if t.pointer is not None else t.final
         return Downloaded(path, remote.repo_id, remote.filename, remote.sha256, remote.size, start, fetched=True)
@@ -368,13 +519,18 @@ def _fetch(remote: hub.RemoteFile, t: _Target, *, store, revision, token, progre
 def _adopt_orphans(t: _Target, size: int) -> None:
     """Continue from what a killed hf_hub_download left ("<sha256>.<random>.incomplete"):
     it never goes back to those files itself. Safe because we hold the same lock it
-    takes before writing one."""
-    orphans = sorted(t.final.parent.glob(f"{t.final.name}.*.incomplete"), key=lambda p: p.stat().st_size)
-    usable = [p for p in orphans if p.stat().st_size <= size]
+    takes before writing one. Only plain files: a link there is nobody's partial."""
+    orphans = []
+    for p in t.final.parent.glob(f"{t.final.name}.*.incomplete"):
+        st = os.lstat(p)
+        if stat.S_ISREG(st.st_mode) and st.st_nlink == 1:
+            orphans.append((st.st_size, p))
+    orphans.sort()
+    usable = [p for n, p in orphans if n <= size]
     if usable:
         os.replace(usable[-1], t.partial)
-        log.info("continuing a download left by another tool (%d bytes)", t.partial.stat().st_size)
-    for p in orphans:
+        log.info("continuing a download left by another tool (%d bytes)", os.lstat(t.partial).st_size)
+    for _, p in orphans:
         if p != (usable[-1] if usable else None):
             p.unlink(missing_ok=True)
 
@@ -382,6 +538,9 @@ def _adopt_orphans(t: _Target, size: int) -> None:
 def download_catalog_file(cfile: CatalogFile, **kwargs) -> Downloaded:
     """Download a catalog file from its first source that has it; later sources are
     fallbacks for a repository (or file) that is missing, private or gated."""
+    for source in cfile.sources:  # before _local_copy joins them onto a folder
+        check_repo_id(source.repo_id)
+        check_filename(source.filename, source.repo_id)
     errors: list[DownloadError] = []
     # A source already on disk goes first: no second copy of the same model, and it works offline.
     sources = sorted(cfile.sources, key=lambda s: _local_copy(

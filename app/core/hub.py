@@ -35,6 +35,7 @@ from app.core.errors import (
     OfflineMode,
     ServerError,
 )
+from app.core.names import check_filename, check_repo_id, check_revision, is_commit
 from app.core.retry import RetryPolicy  # noqa: F401 (part of this module's API)
 from app.core.verify import is_sha256
 
@@ -120,6 +121,9 @@ def remote_file(repo_id: str, filename: str, *, revision: str = "main", endpoint
     Server errors are retried `retry.attempts` times; a refused connection is not
     (that is "no network", which people should hear about at once).
     """
+    check_repo_id(repo_id)
+    check_filename(filename, repo_id)
+    check_revision(revision)
     what = f"{repo_id}/{filename}"
     if is_offline():
         raise OfflineMode(f"Offline mode is on (HF_HUB_OFFLINE), and {what} is not downloaded yet.")
@@ -140,6 +144,12 @@ def remote_file(repo_id: str, filename: str, *, revision: str = "main", endpoint
     if not meta.commit_hash:
         raise DownloadError(f"{endpoint or constants.ENDPOINT} does not look like a Hugging Face Hub "
                             f"(no X-Repo-Commit header for {what}).")
+    if not is_commit(meta.commit_hash):
+        # It becomes a folder name in the cache (snapshots/<commit>): "../.." there would
+        # put the file anywhere.
+        shown = repr(meta.commit_hash[:60])
+        raise DownloadError(f"{endpoint or constants.ENDPOINT} sent {shown} as the commit of {what}, which is not "
+                            f"a commit id (40 hex characters); nothing was downloaded.")
     if not is_sha256(meta.etag) or meta.size is None:
         raise DownloadError(f"The Hub gave no sha256 checksum or size for {what}, so it could not be verified; "
                             f"only files stored with Git LFS (as GGUF files are) can be downloaded.")
@@ -153,6 +163,7 @@ def remote_sizes(repo_id: str, filenames: list[str], *, endpoint: str | None = N
     """{filename: (size, sha256)} for the files of one repository, in one request (paths-info)."""
     from huggingface_hub import HfApi
 
+    check_repo_id(repo_id)
     if is_offline():
         return {}
     try:
