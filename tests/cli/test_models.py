@@ -144,3 +144,43 @@ def test_import_then_list_found(env, tiny_phi3, tmp_path):
     assert {"origin": "imported", "path": str(Path(tiny_phi3).resolve())}.items() <= found[0].items()
     bad = app(env, "import", str(model_files.make_unknown_arch(tmp_path / "odd.gguf")))
     assert bad.returncode == 1 and "quantumfoo" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("spec", [
+    # The client collapses the '..' in the URL, so a Hub sees .../resolve/main/escaped.gguf
+    # while the name on disk climbs out of --dir.
+    "own/repo/../../resolve/main/escaped.gguf",
+    "own/repo/sub/../../../resolve/main/escaped.gguf",
+    "own/repo//ABS/escaped.gguf",
+    "own/repo/" + "x" * 300 + ".gguf",
+    "own/../escaped.gguf",
+    "own/re..po/escaped.gguf",
+    "own/repo/a\\..\\..\\escaped.gguf",
+])
+def test_download_names_that_would_leave_the_folder_are_refused(env, hub, tmp_path, spec):
+    spec = spec.replace("/ABS", str(tmp_path / "abs"))
+    repo_id, filename = "/".join(spec.split("/")[:2]), "/".join(spec.split("/")[2:])
+    for name in (filename, "escaped.gguf"):  # a hostile Hub would serve it
+        hub.add(repo_id, name, b"GGUF" + bytes(10_000))
+    dest = tmp_path / "a" / "b" / "d"
+    proc = app(env, "download", spec, "--dir", str(dest))
+    assert proc.returncode == 1 and proc.stdout == "", proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "Traceback" not in proc.stderr
+    assert "not a valid repository id" in last or "cannot be downloaded" in last
+    assert not [p for p in tmp_path.rglob("*") if p.is_file() and p.suffix == ".gguf"]
+    assert hub.requests() == []
+
+
+def test_a_looping_lock_link_is_one_line_not_a_traceback(env, hub, tmp_path):
+    data = b"GGUF" + bytes(20_000)
+    sha = hub.add("someone/L-GGUF", "L-Q8_0.gguf", data)
+    lock = Path(env["HF_HUB_CACHE"]) / ".locks" / "models--someone--L-GGUF" / f"{sha}.lock"
+    lock.parent.mkdir(parents=True)
+    lock.symlink_to(lock.name)  # a link to itself
+    proc = app(env, "download", "someone/L-GGUF/L-Q8_0.gguf")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: The lock file ")
+    lock.unlink()
+    proc = app(env, "download", "someone/L-GGUF/L-Q8_0.gguf")
+    assert proc.returncode == 0 and Path(proc.stdout.strip()).read_bytes() == data, proc.stderr
