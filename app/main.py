@@ -48,7 +48,7 @@ def run_gui(args: argparse.Namespace, qt_args: list[str]) -> int:
 
     from app.core.errors import AppError
     from app.core.store import Store
-    from app.settings import load_settings, save_settings
+    from app.settings import read_settings, save_settings
     from app.ui.controller import ChatController
     from app.ui.main_window import MainWindow
     from app.ui.settings.theme import apply_theme
@@ -67,10 +67,15 @@ def run_gui(args: argparse.Namespace, qt_args: list[str]) -> int:
     from PySide6.QtGui import QIcon
 
     app.setWindowIcon(QIcon(str(paths.resource("icons", "ponder.svg"))))
-    settings = load_settings(paths.config_dir())
+    loaded = read_settings(paths.config_dir())
+    if not loaded.ok:
+        log.warning("settings file %s: %s", loaded.path, loaded.unreadable or "; ".join(loaded.problems))
+    settings = loaded.settings
     dark = apply_theme(app, settings.theme)
     try:
-        store = Store(paths.data_dir() / "chat.db")
+        db = paths.data_dir() / "chat.db"
+        _check_history(db)
+        store = Store(db, check=False)  # just checked, with the person's answer
     except AppError as exc:
         from app.ui.dialogs import Dialogs
 
@@ -88,6 +93,13 @@ def run_gui(args: argparse.Namespace, qt_args: list[str]) -> int:
     if args.measure_start:
         return _report_start(app, window, store)
     sys.excepthook = _excepthook
+    notice = loaded.notice()
+    if notice:  # once the window is up, so the person sees what it is about
+        from PySide6.QtCore import QTimer
+
+        from app.ui.dialogs import Dialogs
+
+        QTimer.singleShot(0, window, lambda: Dialogs.inform(window, notice))
     if model:
         window.choose_model(model)  # a download not yet checked is verified first
     else:
@@ -95,6 +107,32 @@ def run_gui(args: argparse.Namespace, qt_args: list[str]) -> int:
     code = app.exec()
     store.close()
     return code
+
+
+def _check_history(db) -> None:
+    """Before anything reads the history file: a damaged one is set aside unchanged, and the
+    person chooses between recovering what can be read and an empty history. StoreError
+    (to show, then stop) only when the damaged file cannot be moved aside."""
+    from app.core.store import StoreError
+    from app.core.store_check import check_history
+    from app.core.store_repair import backup_path, recover_history, set_aside
+    from app.ui.dialogs import Dialogs
+
+    check = check_history(db)  # about 0.04 s for a 50 MB file
+    if check.ok:
+        return
+    log.warning("history file %s is damaged: %s", db, check.problem)
+    backup = backup_path(db)
+    choice = Dialogs.history_damaged(None, check.problem, str(backup))
+    set_aside(db, backup)
+    if choice != "recover":
+        return
+    try:
+        recovery = recover_history(backup, db)
+    except StoreError as exc:  # nothing was left at db: the app starts with an empty history
+        Dialogs.error(None, exc.user_message)
+        return
+    Dialogs.inform(None, recovery.summary(backup))
 
 
 def _report_start(app, window, store) -> int:

@@ -1,15 +1,23 @@
 """User settings: a dataclass saved as versioned JSON, written atomically.
 
 Passed to whoever needs it (never a global), so tests build their own.
+
+The file is the person's, and may have been edited by hand or damaged: it is read with
+a size bound, each field is checked on its own (a wrong one falls back to its default,
+the rest are kept), and a file that did not read cleanly is renamed aside before the
+first save replaces it, so nothing typed into it is lost without a copy.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field, fields, replace
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from app.core.prompt import PHI4_REASONING_SYSTEM_PROMPT
@@ -17,16 +25,18 @@ from app.core.types import GenParams
 
 log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
+MAX_FILE_BYTES = 4 * 1024 * 1024  # a real one is a few kB, even with a long system prompt
+_DEFAULTS = GenParams()  # the sampling defaults are written once, there
 
 
 @dataclass(frozen=True)
 class Settings:
     system_prompt: str = PHI4_REASONING_SYSTEM_PROMPT
-    temperature: float = 0.8
-    top_p: float = 0.95
-    top_k: int = 50
-    max_tokens: int = 32768
-    seed: int | None = None
+    temperature: float = _DEFAULTS.temperature
+    top_p: float = _DEFAULTS.top_p
+    top_k: int = _DEFAULTS.top_k
+    max_tokens: int = _DEFAULTS.max_tokens
+    seed: int | None = _DEFAULTS.seed
     context_size: int = 0  # 0: the model's own, at most 16,384
     # Layers on the GPU: a count, -1 for all, -2 for "Auto" (the most the fit estimate
     # says fit; on a CPU-only build that is 0).
@@ -47,29 +57,181 @@ class Settings:
         return replace(self, **changes)
 
 
+# --- checking a file's values ------------------------------------------------------------
+# Each rule turns a JSON value into the field's value, or returns _BAD. The ranges are
+# wide on purpose: they keep out what no engine can use (negative, NaN, absurdly large),
+# not values the settings dialog happens not to offer.
+
+_BAD = object()
+
+
+def _number(low: float, high: float) -> Callable[[object], object]:
+    def check(value: object) -> object:
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        return float(value) if ok and low <= value <= high else _BAD
+    return check
+
+
+def _whole(low: int, high: int, allow_none: bool = False) -> Callable[[object], object]:
+    def check(value: object) -> object:
+        if value is None and allow_none:
+            return None
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        return value if ok and low <= value <= high else _BAD
+    return check
+
+
+def _text(path: bool = False) -> Callable[[object], object]:
+    def check(value: object) -> object:
+        # A NUL cannot be in a file name; the OS calls would raise on it.
+        return value if isinstance(value, str) and not (path and "\0" in value) else _BAD
+    return check
+
+
+def _choice(*options: str) -> Callable[[object], object]:
+    return lambda value: value if value in options else _BAD
+
+
+RULES: dict[str, tuple[Callable[[object], object], str]] = {
+    "system_prompt": (_text(), "text"),
+    "temperature": (_number(0, 100), "a number from 0 to 100"),
+    "top_p": (_number(0, 1), "a number from 0 to 1"),
+    "top_k": (_whole(0, 1_000_000), "a whole number, 0 or more"),
+    "max_tokens": (_whole(1, 1 << 24), "a whole number, 1 or more"),
+    "seed": (_whole(0, 2**32 - 1, allow_none=True), "empty (random) or a whole number, 0 or more"),
+    "context_size": (_whole(0, 1 << 24), "0 (the model's own) or a number of tokens"),
+    "n_gpu_layers": (_whole(-2, 100_000), "-2 (Auto), -1 (all) or a number of layers"),
+    "thinking_expanded": (lambda v: v if isinstance(v, bool) else _BAD, "true or false"),
+    "layout": (_choice("auto", "side", "stacked"), '"auto", "side" or "stacked"'),
+    "theme": (_choice("system", "light", "dark"), '"system", "light" or "dark"'),
+    "models_dir": (_text(path=True), "a folder path"),
+    "model_path": (_text(path=True), "a file path"),
+    "extra": (lambda v: v if isinstance(v, dict) else _BAD, "a JSON object"),
+}
+
+
+def _shown(value: object) -> str:
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (ValueError, RecursionError):
+        return "its value"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+@dataclass(frozen=True)
+class LoadedSettings:
+    """What was read, and what in the file could not be used (for telling the person once)."""
+
+    settings: Settings
+    path: Path
+    problems: tuple[str, ...] = ()  # one per field that fell back to its default: 'name (why)'
+    unreadable: str = ""  # why the whole file could not be used; every setting is then a default
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not self.unreadable
+
+    def notice(self) -> str | None:
+        """One plain message for people, or None when the file read cleanly."""
+        keep = (f"When settings are next saved, the old file is kept beside the new one as "
+                f"{self.path.name}.unreadable-<date>-<time>.")
+        if self.unreadable:
+            return (f"Ponder could not read its settings file {self.path} ({self.unreadable}), so it started "
+                    f"with the default settings. {keep}")
+        if self.problems:
+            which = "; ".join(self.problems)
+            return (f"Some values in the settings file {self.path} could not be used, so these settings are "
+                    f"back to their defaults: {which}. The other settings are kept. {keep}")
+        return None
+
+
 def settings_path(config_dir: Path) -> Path:
     return config_dir / "settings.json"
 
 
-def load_settings(config_dir: Path) -> Settings:
-    """Read settings; a missing or damaged file gives defaults (and is logged, not fatal)."""
+def read_settings(config_dir: Path) -> LoadedSettings:
+    """Read settings, field by field; a missing file gives defaults, a damaged one defaults and its problems."""
     path = settings_path(config_dir)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        values = data.get("settings", {})
-        known = {f.name for f in fields(Settings)}
-        return Settings(**{k: v for k, v in values.items() if k in known})
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
-        return Settings()
-    except (OSError, ValueError, TypeError) as exc:
-        log.warning("settings file %s unreadable (%s); using defaults", path, exc)
-        return Settings()
+        return LoadedSettings(Settings(), path)
+    except OSError as exc:
+        return LoadedSettings(Settings(), path, unreadable=f"it could not be opened: {exc.strerror or exc}")
+    if len(raw) > MAX_FILE_BYTES:
+        return LoadedSettings(Settings(), path, unreadable=f"it is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+    try:
+        data = json.loads(raw.decode("utf-8-sig"))  # a BOM, as some editors write it, is fine
+    except UnicodeDecodeError:
+        return LoadedSettings(Settings(), path, unreadable="it is not UTF-8 text")
+    except json.JSONDecodeError as exc:
+        return LoadedSettings(Settings(), path, unreadable=f"it is not valid JSON: {exc.msg} at line {exc.lineno}, "
+                                                           f"column {exc.colno}")
+    except ValueError:  # a number of more than 4,300 digits
+        return LoadedSettings(Settings(), path, unreadable="it holds a number too long to read")
+    except RecursionError:
+        return LoadedSettings(Settings(), path, unreadable="it is nested too deeply to read")
+    shape = _shape_problem(data)
+    if shape:
+        return LoadedSettings(Settings(), path, unreadable=shape)
+    values = data["settings"]
+    kept, problems = {}, []
+    for name, (check, words) in RULES.items():
+        if name in values:
+            value = check(values[name])
+            if value is _BAD:
+                problems.append(f"{name} ({_shown(values[name])} is not {words})")
+            else:
+                kept[name] = value
+    # Names this version does not know (a newer version's, or typos) are left out quietly.
+    return LoadedSettings(Settings(**kept), path, tuple(problems))
+
+
+def _shape_problem(data: object) -> str:
+    """Why the parsed JSON is not {"settings": {...}}, in words; "" when it is."""
+    if not isinstance(data, dict):
+        return f"it holds {_kind(data)} instead of the settings"
+    if "settings" not in data:
+        return 'it has no "settings" entry'
+    if not isinstance(data["settings"], dict):
+        return f'its "settings" entry is {_kind(data["settings"])} instead of an object'
+    return ""
+
+
+def _kind(value: object) -> str:
+    names = {list: "a list", str: "a string", bool: "true or false", type(None): "null", int: "a number",
+             float: "a number", dict: "an object"}
+    return names.get(type(value), "something else")
+
+
+def load_settings(config_dir: Path) -> Settings:
+    """Read settings; what cannot be used is logged and falls back to defaults (never fatal)."""
+    loaded = read_settings(config_dir)
+    if not loaded.ok:
+        log.warning("settings file %s: %s", loaded.path, loaded.unreadable or "; ".join(loaded.problems))
+    return loaded.settings
 
 
 def save_settings(config_dir: Path, settings: Settings) -> None:
-    """Write atomically: a crash mid-write leaves the old file, never half a file."""
+    """Write atomically: a crash mid-write leaves the old file, never half a file.
+
+    A file there that did not read cleanly is renamed aside first (settings.json.unreadable-
+    <date>-<time>); if that fails, nothing is written and the file stays as it was.
+    """
     path = settings_path(config_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and not read_settings(config_dir).ok:
+        backup = _backup_path(path)
+        try:
+            os.replace(path, backup)
+        except OSError:
+            log.warning("could not keep the unreadable settings file %s aside; not saving over it", path,
+                        exc_info=True)
+            return
+        log.warning("unreadable settings file kept as %s", backup)
     payload = json.dumps({"schema_version": SCHEMA_VERSION, "settings": asdict(settings)}, indent=2)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".settings-", suffix=".json")
     try:
@@ -79,3 +241,13 @@ def save_settings(config_dir: Path, settings: Settings) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _backup_path(path: Path) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    candidate = path.with_name(f"{path.name}.unreadable-{stamp}")
+    n = 1
+    while candidate.exists():  # never over an earlier copy
+        n += 1
+        candidate = path.with_name(f"{path.name}.unreadable-{stamp}-{n}")
+    return candidate

@@ -76,3 +76,34 @@ class Dialogs:
     @staticmethod
     def error(parent: QWidget, message: str) -> None:
         QMessageBox.warning(parent, "Ponder", message)
+
+    @staticmethod
+    def inform(parent: QWidget | None, message: str) -> None:
+        """A notice that needs no answer (shown as plain text: it may quote a file or a path)."""
+        from PySide6.QtCore import Qt
+
+        box = QMessageBox(QMessageBox.Icon.Information, "Ponder", message, parent=parent)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.exec()
+
+    @staticmethod
+    def history_damaged(parent: QWidget | None, problem: str, backup: str) -> str:
+        """The history file is damaged: "recover" what can be read, or start "empty".
+        Closing the box recovers: it loses nothing that starting empty would keep."""
+        from PySide6.QtCore import Qt
+
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, "History file damaged",
+            f"Ponder's history file is damaged (SQLite reports: {problem}), so it cannot be used as it is.\n\n"
+            f"It is kept unchanged as {backup}, and nothing more is written to it.\n\n"
+            f"Ponder can copy the conversations it can still read into a new history file, "
+            f"or start with an empty history.",
+            parent=parent,
+        )
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        recover = box.addButton("Recover what can be read", QMessageBox.ButtonRole.AcceptRole)
+        empty = box.addButton("Start with an empty history", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(recover)
+        box.setEscapeButton(recover)
+        box.exec()
+        return "empty" if box.clickedButton() is empty else "recover"
