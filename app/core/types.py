@@ -20,7 +20,8 @@ class GenParams:
     """Sampling and length settings for one reply.
 
     Defaults follow the Phi-4-reasoning model card: temperature 0.8, top_p 0.95,
-    top_k 50 (its evaluation code), sampling on, up to 32k new tokens.
+    top_k 50 (its evaluation code), sampling on, up to 32k new tokens. They are written
+    only here: Settings (app/settings.py) takes its defaults from these.
     """
 
     temperature: float = 0.8
