@@ -1,6 +1,7 @@
 """Headless commands: the same core as the GUI, from a terminal.
 
-    python -m app ask --model PATH [--doc FILE ...] [options] "question"
+    python -m app ask --model PATH [--thread ID|new] [--doc FILE ...] [options] "question"
+    python -m app threads list|show ID|export ID
 
 Reasoning goes to stderr (dimmed on a terminal), the answer to stdout; with --json,
 one JSON object per event on stdout, the stats last.
@@ -14,40 +15,46 @@ import os
 import signal
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 
-from app import CLI_COMMANDS, cli_docs, cli_models
+from app import CLI_COMMANDS, cli_docs, cli_models, cli_threads
+from app.core.conversation import Attached, ChatDefaults, Conversation, ReplyRecorder, Request, prompt_messages
 from app.core.engine import LlamaEngine, LoadParams
 from app.core.errors import AppError
 from app.core.fit import AUTO_LAYERS, plan_load
-from app.core.prompt import PHI4_REASONING_SYSTEM_PROMPT, with_system_prompt
-from app.core.types import GenParams, Message
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
 COMMANDS = CLI_COMMANDS
-_DEFAULTS = GenParams()
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m app", description="Ask a local reasoning model.")
+    # allow_abbrev=False everywhere: a prefix would read `--thread` as another option.
+    parser = argparse.ArgumentParser(prog="python -m app", description="Ask a local reasoning model.",
+                                     allow_abbrev=False)
     sub = parser.add_subparsers(dest="command", required=True)
-    ask = sub.add_parser("ask", help="ask one question and stream the reply")
+    ask = sub.add_parser("ask", help="ask one question and stream the reply", allow_abbrev=False)
     ask.add_argument("question")
-    ask.add_argument("--model", required=True, type=Path, help="path to a .gguf file")
+    ask.add_argument("--model", type=Path, default=None,
+                     help="path to a .gguf file (default: the model the window used last)")
+    ask.add_argument("--thread", default=None, metavar="ID|new",
+                     help="continue thread ID of the window's history, or start a new one there ('new')")
     ask.add_argument("--n-gpu-layers", type=_layers, default=0,
                      help="layers on the GPU: a number, -1 for all, or 'auto' for the most that fit")
     ask.add_argument("--ctx", type=int, default=0, help="context size in tokens (default: model's, at most 16384)")
-    ask.add_argument("--max-tokens", type=int, default=_DEFAULTS.max_tokens)
-    ask.add_argument("--temperature", type=float, default=_DEFAULTS.temperature)
-    ask.add_argument("--top-p", type=float, default=_DEFAULTS.top_p)
-    ask.add_argument("--top-k", type=int, default=_DEFAULTS.top_k)
+    # Sampling options default to the settings the window uses (and a thread's own values).
+    ask.add_argument("--max-tokens", type=int, default=None)
+    ask.add_argument("--temperature", type=float, default=None)
+    ask.add_argument("--top-p", type=float, default=None)
+    ask.add_argument("--top-k", type=int, default=None)
     ask.add_argument("--seed", type=int, default=None)
-    ask.add_argument("--threads", type=int, default=None)
-    ask.add_argument("--system", default=None, help="system prompt (default: Phi-4-reasoning's)")
+    ask.add_argument("--cpu-threads", type=int, default=None, help="CPU threads for the model")
+    ask.add_argument("--system", default=None, help="system prompt (default: the thread's, else the settings')")
     ask.add_argument("--grammar", default=None, help="GBNF grammar text, or @FILE")
     ask.add_argument("--json", action="store_true", help="one JSON object per event")
     cli_docs.add_arguments(ask)
     cli_models.add_parser(sub)
+    cli_threads.add_parser(sub)
     return parser
 
 
@@ -122,38 +129,88 @@ class _Printer:
             sys.stderr.write((RESET if self.dim else "") + "\n")
             self._in_reasoning = False
 
+    def thread(self, thread_id: int) -> None:
+        """Which stored thread the reply goes to (to continue it with --thread ID)."""
+        if self.as_json:
+            print(json.dumps({"kind": "thread", "id": thread_id}), flush=True)
+        else:
+            sys.stderr.write(f"[thread {thread_id}]\n")
+
+    def notice(self, text: str | None) -> None:
+        if text:
+            self._end_reasoning()
+            sys.stderr.write(f"note: {text}\n")
+
     def error(self, exc: AppError) -> None:
         if self.as_json:
             print(json.dumps({"kind": "error", "message": exc.user_message, "type": type(exc).__name__}), flush=True)
         sys.stderr.write(f"error: {exc.user_message}\n")
 
 
+_SAMPLING = ("max_tokens", "temperature", "top_p", "top_k", "seed")
+
+
+def _session_changes(args: argparse.Namespace) -> dict:
+    """The sampling flags given on the command line (they win over thread and settings)."""
+    changes = {k: getattr(args, k) for k in _SAMPLING if getattr(args, k) is not None}
+    grammar = _grammar(args.grammar)
+    if grammar is not None:
+        changes["grammar"] = grammar
+    return changes
+
+
+def _conversation(args: argparse.Namespace, settings, changes: dict) -> tuple[Conversation | None, Request]:
+    """The stored thread to continue (or start), or none; and what asking would send."""
+    defaults = ChatDefaults(settings.system_prompt, settings.gen_params())
+    if args.thread is None:
+        system = settings.system_prompt if args.system is None else args.system
+        params = replace(defaults.params, **changes)
+        return None, Request(prompt_messages(system, [], args.question.strip()), params)
+    store = cli_threads.open_store()
+    thread_id = None if args.thread == "new" else cli_threads.thread_id(store, args.thread)
+    conversation = Conversation(store, thread_id, defaults, changes, system_prompt=args.system)
+    return conversation, conversation.request(args.question)
+
+
 def ask(args: argparse.Namespace) -> int:
     printer = _Printer(args.json)
     cancel = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: cancel.set())
+    conversation = None
     try:
-        params = GenParams(
-            temperature=args.temperature,
-            top_p=args.top_p,
-            top_k=args.top_k,
-            max_tokens=args.max_tokens,
-            seed=args.seed,
-            grammar=_grammar(args.grammar),
-        )
-        layers = _resolve_layers(args.model, args.n_gpu_layers, args.ctx)
-        load = LoadParams(n_gpu_layers=layers, n_ctx=args.ctx, n_threads=args.threads)
-        system = PHI4_REASONING_SYSTEM_PROMPT if args.system is None else args.system
-        messages = with_system_prompt([Message("user", args.question)], system)
+        if not args.question.strip():
+            raise AppError("The question is empty.")
+        settings = cli_threads.settings()
+        model = args.model or (Path(settings.model_path) if settings.model_path else None)
+        if model is None:
+            raise AppError("No model given: pass --model PATH (a .gguf file).")
+        conversation, request = _conversation(args, settings, _session_changes(args))
+        layers = _resolve_layers(model, args.n_gpu_layers, args.ctx)
+        load = LoadParams(n_gpu_layers=layers, n_ctx=args.ctx, n_threads=args.cpu_threads)
         docs = cli_docs.read(args)
-        with LlamaEngine(args.model, load) as engine:
+        with LlamaEngine(model, load) as engine:
+            plan = None
             if docs:
-                messages = cli_docs.attach(docs, engine, messages, params, args.json)
+                plan, request = cli_docs.attach(docs, engine, request, args.json)
+            recorder = None
+            if conversation is not None:
+                attached = Attached(docs, plan, str(model), request) if docs else None
+                turn = conversation.ask(args.question, attached)
+                request, recorder = turn.request, ReplyRecorder(conversation.store, turn.reply.id)
+                printer.thread(turn.thread_id)
             finish = "stop"
-            for ev in engine.stream(messages, params, cancel):
-                printer.event(ev)
-                if ev.kind == "stats":
-                    finish = ev.stats.finish_reason
+            try:
+                for ev in engine.stream(request.messages, request.params, cancel):
+                    printer.event(ev)
+                    if recorder is not None:
+                        recorder.add([ev])
+                        printer.notice(recorder.save_if_due())
+                    if ev.kind == "stats":
+                        finish = ev.stats.finish_reason
+            finally:
+                if recorder is not None:  # a failed or cut-off reply is kept as far as it came
+                    printer.notice(recorder.finish(None if recorder.stats else "cancelled" if cancel.is_set()
+                                                   else "error")[1])
         return {"error": 1, "cancelled": 130}.get(finish, 0)
     except AppError as exc:
         printer.error(exc)
@@ -163,6 +220,8 @@ def ask(args: argparse.Namespace) -> int:
         return 1
     finally:
         signal.signal(signal.SIGINT, previous)
+        if conversation is not None:
+            conversation.store.close()
 
 
 def main(argv: list[str]) -> int:
@@ -172,6 +231,8 @@ def main(argv: list[str]) -> int:
             return ask(args)
         if args.command == "models":
             return cli_models.run(args)
+        if args.command == "threads":
+            return cli_threads.run(args)
         return 2
     except BrokenPipeError:
         # The reader went away (`... | head`): stop quietly, as other command-line tools do.

@@ -49,7 +49,7 @@ def run_gui(args: argparse.Namespace, qt_args: list[str]) -> int:
     from app.core.errors import AppError
     from app.core.store import Store
     from app.settings import read_settings, save_settings
-    from app.ui.controller import ChatController
+    from app.ui.chat.chat_session import ChatSession
     from app.ui.main_window import MainWindow
     from app.ui.settings.theme import apply_theme
 
@@ -81,15 +81,19 @@ def run_gui(args: argparse.Namespace, qt_args: list[str]) -> int:
 
         Dialogs.error(None, exc.user_message)
         return 1
-    controller = ChatController(store, settings)
-    controller.settings_changed.connect(lambda new: save_settings(paths.config_dir(), new))
-    window = MainWindow(controller, dark=dark)
+    from app.ui.models.model_session import ModelSession
+    from app.ui.settings.app_settings import AppSettings
+
+    app_settings = AppSettings(settings)
+    app_settings.changed.connect(lambda new, _old: save_settings(paths.config_dir(), new))
+    session = ChatSession(store, app_settings, ModelSession(app_settings))
+    window = MainWindow(session, dark=dark)
     window.show()
     model = args.model or settings.model_path
     if args.self_test:
         from app.ui.models.self_test import SelfTest
 
-        return SelfTest(app, window, controller, args.model, args.screenshot).run()
+        return SelfTest(app, window, session, args.model, args.screenshot).run()
     if args.measure_start:
         return _report_start(app, window, store)
     sys.excepthook = _excepthook

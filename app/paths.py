@@ -58,3 +58,8 @@ RESOURCES = _resources()
 def resource(*parts: str) -> Path:
     """A file shipped in resources/ (icons, styles)."""
     return RESOURCES.joinpath(*parts)
+
+
+def history_path() -> Path:
+    """The SQLite file with every thread: shared by the window and the CLI."""
+    return data_dir() / "chat.db"

@@ -39,19 +39,19 @@ def gui_stalls(folder: Path, pdf: Path, model: Path | None) -> dict:
     from app.core.scripted_engine import ScriptedEngine
     from app.core.store import Store
     from app.settings import Settings
-    from app.ui.controller import ChatController
+    from app.ui.chat.chat_session import ChatSession
     from app.ui.main_window import MainWindow
     from app.ui.models.generation_worker import llama_factory
 
     app = QApplication.instance() or QApplication([])
     store = Store(folder / "gui-bench.db")
     factory = llama_factory if model is not None else (lambda path, load: ScriptedEngine())
-    controller = ChatController(store, Settings(n_gpu_layers=0, context_size=4096), factory)
-    window = MainWindow(controller)
+    session = ChatSession.create(store, Settings(n_gpu_layers=0, context_size=4096), factory)
+    window = MainWindow(session)
     window.show()
     try:
-        controller.load_model(str(model or "/models/scripted.gguf"))
-        _wait(app, lambda: controller.model_ready, controller.model_changed)
+        session.models.load_model(str(model or "/models/scripted.gguf"))
+        _wait(app, lambda: session.models.model_ready, session.models.model_changed)
         panel = window.documents
         ticks: list[float] = []
         timer = QTimer()

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from app.core.scripted_engine import ScriptedEngine  # noqa: E402
 from app.core.store import Store  # noqa: E402
 from app.settings import Settings  # noqa: E402
-from app.ui.controller import ChatController  # noqa: E402
+from app.ui.chat.chat_session import ChatSession  # noqa: E402
 from app.ui.main_window import MainWindow  # noqa: E402
 from app.ui.settings.theme import apply_theme  # noqa: E402
 
@@ -53,19 +53,19 @@ def shoot(app: QApplication, dark: bool, out: Path) -> None:
     is_dark = apply_theme(app, "dark" if dark else "light")
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "chat.db")
-        controller = ChatController(store, Settings(), factory=lambda p, l: ScriptedEngine(REPLY, chunk=8, delay=0.01))
-        window = MainWindow(controller, dark=is_dark)
+        session = ChatSession.create(store, Settings(), lambda p, l: ScriptedEngine(REPLY, chunk=8, delay=0.01))
+        window = MainWindow(session, dark=is_dark)
         window.resize(1280, 800)
         window.show()
         loop = QEventLoop()
-        controller.model_changed.connect(lambda s, t: loop.quit())
-        controller.load_model("/models/Phi-4-reasoning-Q4_K_M.gguf")
+        session.models.model_changed.connect(lambda s, t: loop.quit())
+        session.models.load_model("/models/Phi-4-reasoning-Q4_K_M.gguf")
         loop.exec()
         done = QEventLoop()
-        controller.busy_changed.connect(lambda busy: None if busy else done.quit())
-        controller.send("What is the sum of the first n odd numbers? Prove it.")
+        session.busy_changed.connect(lambda busy: None if busy else done.quit())
+        session.send("What is the sum of the first n odd numbers? Prove it.")
         done.exec()
-        reply = store.path(controller.thread_id)[-1]
+        reply = store.path(session.thread_id)[-1]
         window.chat.widgets[reply.id].reasoning.set_expanded(True)
         from app.render.math import wait_idle
 
@@ -75,7 +75,7 @@ def shoot(app: QApplication, dark: bool, out: Path) -> None:
         window.grab().save(str(out))
         window.close()
         window.deleteLater()
-        controller.deleteLater()
+        session.deleteLater()
         app.processEvents()
         store.close()
 

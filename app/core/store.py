@@ -391,6 +391,16 @@ class Store(DocumentRecords):
         ).fetchall()
         return [_message(r) for r in rows]
 
+    def sibling_positions(self, thread_id: int) -> dict[int, tuple[int, int]]:
+        """Message id -> (1-based place among its siblings, how many), for a whole thread
+        in one query (the conversation view shows "2 / 3" on branched messages)."""
+        rows = self._conn.execute(
+            "SELECT id, ROW_NUMBER() OVER w, COUNT(*) OVER (PARTITION BY parent_id) FROM messages"
+            " WHERE thread_id = ? WINDOW w AS (PARTITION BY parent_id ORDER BY id)",
+            (thread_id,),
+        ).fetchall()
+        return {r[0]: (r[1], r[2]) for r in rows}
+
     def select(self, message_id: int) -> None:
         """Switch branch: make this message the one its parent shows."""
         msg = self.get_message(message_id)

@@ -7,39 +7,41 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem, QMainWindow, QMenu,
-    QProgressBar, QPushButton, QSizePolicy, QSplitter, QVBoxLayout, QWidget,
+    QAbstractItemView, QHBoxLayout, QLabel, QLineEdit, QListView, QMainWindow, QMenu, QProgressBar,
+    QPushButton, QSizePolicy, QSplitter, QVBoxLayout, QWidget,
 )
 
 from app import APP_NAME
-from app.core.store import StoredMessage
-from app.ui.documents.attachments import AttachmentTray
+from app.ui.chat.chat_session import ChatSession, ContextReading
 from app.ui.chat.chat_view import ChatView
 from app.ui.chat.composer import Composer
-from app.ui.controller import ChatController
 from app.ui.dialogs import Dialogs
+from app.ui.documents.attachments import AttachmentTray
 from app.ui.documents.documents_panel import DocumentsPanel
-from app.ui.chat.export import thread_markdown
 from app.ui.models.model_bar import OffloadControls
 from app.ui.settings.thread_settings_dialog import ThreadSettingsDialog
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, controller: ChatController | None = None, dark: bool = False, models=None) -> None:
+    """`session` is the chat (threads, replies); its `models` the model session and its
+    `settings` the person's settings. `manager` is the models' manager (downloads)."""
+
+    def __init__(self, session: ChatSession | None = None, dark: bool = False, manager=None) -> None:
         super().__init__()
         self.setWindowTitle(APP_NAME)
         self.resize(1200, 760)
-        self.controller = controller
+        self.session = session
+        self.settings = session.settings if session is not None else None
         self._build(dark)
         self.models = None  # ModelsFront: downloads, import, the check before a model loads
         self.documents: DocumentsPanel | None = None  # attachments: chips, reading, fitting on send
-        if controller is not None:
-            self._wire(controller)
-            self.documents = DocumentsPanel(self, controller)  # after _wire: its slots run after the window's
-            self.refresh_threads()
+        if session is not None:
+            self._wire(session)
+            self.documents = DocumentsPanel(self, session)
+            self.documents.model_file_dropped.connect(self.import_model)
             from app.ui.models.models_front import ModelsFront
 
-            self.models = ModelsFront(self, controller, models)
+            self.models = ModelsFront(self, session.models, session.settings, manager)
             self.setAcceptDrops(True)  # a .gguf dropped anywhere on the window is imported
 
     # -- building ----------------------------------------------------------------------
@@ -49,8 +51,10 @@ class MainWindow(QMainWindow):
         self.search.setPlaceholderText("Search threads")
         self.search.setClearButtonEnabled(True)
         self.new_button = QPushButton("New thread")
-        self.thread_list = QListWidget()
+        self.thread_list = QListView()
         self.thread_list.setObjectName("threadList")
+        self.thread_list.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.thread_list.setUniformItemSizes(True)
         self.thread_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.thread_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.thread_list.setTextElideMode(Qt.TextElideMode.ElideRight)
@@ -83,7 +87,7 @@ class MainWindow(QMainWindow):
         bar.addLayout(top)
         bar.addWidget(self.offload)
 
-        settings = self.controller.settings if self.controller else None
+        settings = self.settings.value if self.settings else None
         self.chat = ChatView(settings.layout if settings else "auto", settings.thinking_expanded if settings else False, dark)
         self.composer = Composer()
         self.send_button = QPushButton("Send")
@@ -127,7 +131,7 @@ class MainWindow(QMainWindow):
         self._action(menu, "Models…", None, self.open_models)
         self._action(menu, "Import .gguf…", None, lambda: self.models and self.models.import_from_file_dialog())
         self._action(menu, "Export thread as Markdown…", None, self._export)
-        self._action(menu, "Thread settings…", None, lambda: self.edit_thread_settings(self.controller.thread_id))
+        self._action(menu, "Thread settings…", None, lambda: self.edit_thread_settings(self.session.thread_id))
         self._action(menu, "Settings…", QKeySequence.StandardKey.Preferences, self.open_settings)
         menu.addSeparator()
         self._action(menu, "Quit", QKeySequence.StandardKey.Quit, self.close)
@@ -144,12 +148,16 @@ class MainWindow(QMainWindow):
         menu.addAction(action)
         return action
 
-    def _wire(self, c: ChatController) -> None:
+    def _wire(self, c: ChatSession) -> None:
+        m = c.models
+        self.thread_list.setModel(c.thread_model)
+        self.thread_list.selectionModel().currentChanged.connect(self._thread_clicked)
+        c.thread_model.rowsInserted.connect(self._select_current_thread)
+        c.thread_model.rowsMoved.connect(self._select_current_thread)
         self.new_button.clicked.connect(self._new_thread)
         self.open_model_button.clicked.connect(self._open_model)
         self.models_button.clicked.connect(self.open_models)
-        self.search.textChanged.connect(lambda _: self.refresh_threads())
-        self.thread_list.currentItemChanged.connect(self._thread_clicked)
+        self.search.textChanged.connect(lambda text: c.refresh_threads(text))
         self.thread_list.customContextMenuRequested.connect(self._thread_menu)
         self.composer.submitted.connect(self._send)
         self.composer.cancel_requested.connect(c.stop)
@@ -161,16 +169,16 @@ class MainWindow(QMainWindow):
         self.chat.delete_requested.connect(c.delete_message)
         self.chat.branch_requested.connect(c.switch_branch)
         self.chat.reasoning_toggled.connect(c.set_reasoning_expanded)
-        c.threads_changed.connect(self.refresh_threads)
         c.conversation_changed.connect(self._show_conversation)
         c.stream_updated.connect(self.chat.apply_events)
         c.message_finished.connect(self.chat.finish)
         c.busy_changed.connect(self._busy)
-        c.model_changed.connect(self._model_changed)
-        c.load_planned.connect(self.offload.set_plan)
-        c.retry_suggested.connect(self._offer_retry)
-        self.offload.layers_chosen.connect(c.set_gpu_layers)
-        c.notice.connect(lambda text: self.statusBar().showMessage(text))
+        m.model_changed.connect(self._model_changed)
+        m.load_planned.connect(self.offload.set_plan)
+        m.retry_suggested.connect(self._offer_retry)
+        self.offload.layers_chosen.connect(m.set_gpu_layers)
+        c.notice.connect(self.show_notice)
+        m.notice.connect(self.show_notice)
         c.stats_updated.connect(self._stats)
         c.rate_updated.connect(self._rate)
         # The meter counts the unsent text too, re-measured once typing pauses.
@@ -179,73 +187,76 @@ class MainWindow(QMainWindow):
         self.composer.textChanged.connect(self._draft_timer.start)
         c.context_measured.connect(self.show_context)
 
+    def show_notice(self, text: str) -> None:
+        self.statusBar().showMessage(text)
+
     # -- threads -------------------------------------------------------------------------
 
-    def refresh_threads(self) -> None:
-        c = self.controller
-        current = c.thread_id
-        self.thread_list.blockSignals(True)
-        self.thread_list.clear()
-        for thread in c.store.list_threads(self.search.text().strip() or None):
-            item = QListWidgetItem(thread.title)
-            item.setData(Qt.ItemDataRole.UserRole, thread.id)
-            self.thread_list.addItem(item)
-            if thread.id == current:
-                self.thread_list.setCurrentItem(item)
-        self.thread_list.blockSignals(False)
+    def _select_current_thread(self, *_args) -> None:
+        """Keep the open thread's row selected as rows come and move."""
+        row = self.session.thread_model.row_of(self.session.thread_id)
+        index = self.session.thread_model.index(row) if row >= 0 else None
+        if index is not None and self.thread_list.currentIndex() != index:
+            selection = self.thread_list.selectionModel()
+            selection.blockSignals(True)
+            self.thread_list.setCurrentIndex(index)
+            selection.blockSignals(False)
+            self.thread_list.viewport().update()
 
-    def _thread_clicked(self, item: QListWidgetItem | None, _previous=None) -> None:
-        if item is not None and not self.controller.busy:
-            self.controller.select_thread(item.data(Qt.ItemDataRole.UserRole))
+    def _thread_clicked(self, current, _previous=None) -> None:
+        thread_id = self.session.thread_model.thread_id(current.row()) if current.isValid() else None
+        if thread_id is not None and not self.session.busy and thread_id != self.session.thread_id:
+            self.session.select_thread(thread_id)
 
     def _new_thread(self) -> None:
-        if not self.controller.busy:
-            self.controller.new_thread()
+        if not self.session.busy:
+            self.session.new_thread()
             self.composer.setFocus()
 
     def _thread_menu(self, pos) -> None:
-        item = self.thread_list.itemAt(pos)
-        if item is None:
+        index = self.thread_list.indexAt(pos)
+        if not index.isValid():
             return
-        thread_id = item.data(Qt.ItemDataRole.UserRole)
+        thread_id = self.session.thread_model.thread_id(index.row())
+        title = index.data()
         menu = QMenu(self)
-        menu.addAction("Rename…", lambda: self._rename(thread_id, item.text()))
+        menu.addAction("Rename…", lambda: self._rename(thread_id, title))
         menu.addAction("Thread settings…", lambda: self.edit_thread_settings(thread_id))
         menu.addAction("Delete", lambda: self.delete_thread(thread_id))
         menu.exec(self.thread_list.mapToGlobal(pos))
 
     def edit_thread_settings(self, thread_id: int | None) -> None:
         """This thread's own system prompt and sampling values."""
-        thread = self.controller.store.get_thread(thread_id) if thread_id else None
+        thread = self.session.thread(thread_id)
         if thread is None:
             self.statusBar().showMessage("Open or start a thread first.")
             return
-        dialog = ThreadSettingsDialog(thread, self.controller.settings, self)
+        dialog = ThreadSettingsDialog(thread, self.settings.value, self)
         if Dialogs.run(dialog):
-            self.controller.set_thread_settings(thread_id, dialog.system_prompt(), dialog.overrides())
+            self.session.set_thread_settings(thread_id, dialog.system_prompt(), dialog.overrides())
 
     def _rename(self, thread_id: int, title: str) -> None:
         new = Dialogs.text(self, "Rename thread", "Title:", title)
         if new:
-            self.controller.rename_thread(thread_id, new)
+            self.session.rename_thread(thread_id, new)
 
     def delete_thread(self, thread_id: int) -> None:
-        self.controller.delete_thread(thread_id)
+        self.session.delete_thread(thread_id)
         self._deleted_thread = thread_id
         self.undo_button.show()
         self.statusBar().showMessage("Thread deleted.")
 
     def _undo_delete(self) -> None:
         if self._deleted_thread is not None:
-            self.controller.restore_thread(self._deleted_thread)
-            self.controller.select_thread(self._deleted_thread)
+            self.session.restore_thread(self._deleted_thread)
+            self.session.select_thread(self._deleted_thread)
             self._deleted_thread = None
         self.undo_button.hide()
 
     def open_settings(self) -> None:
         from app.ui.settings.settings_dialog import SettingsDialog
 
-        dialog = SettingsDialog(self.controller.settings, self)
+        dialog = SettingsDialog(self.settings.value, self)
         if dialog.exec():
             self.apply_settings(dialog.result_settings())
 
@@ -255,49 +266,47 @@ class MainWindow(QMainWindow):
         AboutDialog(self).exec()
 
     def apply_settings(self, settings) -> None:
-        self.controller.apply_settings(settings)
+        self.settings.apply(settings)
         self.chat.thinking_expanded = settings.thinking_expanded
         self.chat.set_layout_mode(settings.layout)
 
     def _export(self) -> None:
-        c = self.controller
-        if c.thread_id is None:
+        exported = self.session.export_markdown(self.session.thread_id) if self.session.thread_id else None
+        if exported is None:
             return
-        thread = c.store.get_thread(c.thread_id)
-        path = Dialogs.save_markdown(self, f"{thread.title}.md")
+        title, text = exported
+        path = Dialogs.save_markdown(self, f"{title}.md")
         if path:
             try:
-                Path(path).write_text(thread_markdown(thread.title, c.store.path(c.thread_id)), encoding="utf-8")
+                Path(path).write_text(text, encoding="utf-8")
             except OSError as exc:
                 Dialogs.error(self, f"Could not write {path}: {exc.strerror or exc}")
 
     # -- conversation ----------------------------------------------------------------------
 
-    def _show_conversation(self, messages: list[StoredMessage]) -> None:
-        siblings = {}
-        for m in messages:
-            ids = [s.id for s in self.controller.store.siblings(m.id)]
-            siblings[m.id] = (ids.index(m.id) + 1, len(ids)) if m.id in ids else (1, 1)
+    def _show_conversation(self, messages, siblings) -> None:
         self.chat.set_messages(messages, siblings)
-        self.refresh_threads()
+        self._select_current_thread()
+        if self.documents is not None:
+            self.documents.decorate(messages)
 
     def _send(self, text: str) -> None:
         if self.documents is not None and self.documents.send(text):
             return  # files are attached: the documents panel sends once they fit
-        if self.controller.send(text):
+        if self.session.send(text):
             self.composer.clear()
 
     def _send_or_stop(self) -> None:
-        if self.controller.busy:
-            self.controller.stop()
+        if self.session.busy:
+            self.session.stop()
         else:
             self._send(self.composer.toPlainText())
 
     def _edit(self, message_id: int) -> None:
-        message = self.controller.store.get_message(message_id)
+        message = self.session.message(message_id)
         text = Dialogs.multiline(self, "Edit and resend", "Your message:", message.content if message else "")
         if text:
-            self.controller.edit_and_resend(message_id, text)
+            self.session.edit_and_resend(message_id, text)
 
     def _busy(self, busy: bool) -> None:
         self.offload.set_busy(busy)
@@ -307,22 +316,21 @@ class MainWindow(QMainWindow):
 
     def _model_changed(self, state: str, text: str) -> None:
         self.model_label.setText({"loading": text, "ready": f"Model: {text}", "failed": "No model loaded"}.get(state, text))
-        self.offload.set_busy(state == "loading" or self.controller.busy)
+        self.offload.set_busy(state == "loading" or self.session.busy)
 
     def _offer_retry(self, layers: int) -> None:
         """After an out-of-memory load: one click to load with what the estimate says fits."""
-        plan = self.controller.load_plan
+        plan = self.session.models.load_plan
         total = plan.layout.layer_count if plan and plan.layout else "?"
         question = (f"Retry with {layers} of {total} layers on the GPU? The estimate says that fits."
                     if layers else "Retry with every layer on the CPU? The estimate says no layers fit on the GPU.")
         if Dialogs.confirm(self, "Not enough memory", question, "Retry"):
-            self.controller.set_gpu_layers(layers)
+            self.session.models.set_gpu_layers(layers)
 
     def _open_model(self) -> None:
-        path = Dialogs.open_model(self, self.controller.settings.models_dir)
+        path = Dialogs.open_model(self, self.settings.value.models_dir)
         if path:
             self.choose_model(path)
-
     # -- models (app/ui/models/models_front.py) -----------------------------------------------------
 
     def open_models(self):
@@ -338,6 +346,21 @@ class MainWindow(QMainWindow):
 
     def show_first_run(self) -> None:
         self.models.show_first_run()
+
+    def show_in_place_of_chat(self, panel: QWidget | None) -> None:
+        """Show `panel` where the conversation is (the first-run offer), or the conversation again."""
+        layout = self.chat.parentWidget().layout()
+        if panel is not None and layout.indexOf(panel) < 0:
+            layout.insertWidget(layout.indexOf(self.chat), panel, 1)
+        if panel is not None:
+            self.chat.hide()
+            panel.show()
+        else:
+            for i in range(layout.count()):
+                w = layout.itemAt(i).widget()
+                if w is not None and w is not self.chat and w.property("replacesChat"):
+                    w.hide()
+            self.chat.show()
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         from app.ui.models.models_front import gguf_paths
@@ -367,8 +390,10 @@ class MainWindow(QMainWindow):
             f"thought {stats.think_seconds:.0f} s · answered in {stats.answer_seconds:.0f} s"
         )
 
-    def show_context(self, tokens: int, reserve: int, size: int) -> None:
-        """System prompt + history, plus what is kept free for the next reply, against the context."""
+    def show_context(self, reading: ContextReading) -> None:
+        """System prompt + history (+ attached documents), plus what is kept free for the
+        next reply, against the context. The meter's only writer."""
+        tokens, reserve, size = reading.used, reading.reserve, reading.size
         self.context_meter.setMaximum(max(size, 1))
         self.context_meter.setValue(min(tokens + reserve, size))
         self.context_meter.setFormat(f"{tokens:,} + {reserve:,} reply / {size:,}")
@@ -377,11 +402,15 @@ class MainWindow(QMainWindow):
             self.context_meter.setProperty("over", over)
             self.context_meter.style().unpolish(self.context_meter)
             self.context_meter.style().polish(self.context_meter)
-        self.context_meter.setToolTip(
-            f"The conversation takes {tokens:,} tokens (system prompt, history with answers but not their "
-            f"thinking, and what you have typed); {reserve:,} are kept free for the reply; the context "
-            f"holds {size:,}."
-        )
+        if reading.documents or reading.counting:
+            tip = (f"The conversation takes {reading.conversation:,} tokens and the attached documents about "
+                   f"{reading.documents:,}{' (still counting)' if reading.counting else ''}; {reserve:,} are kept "
+                   f"free for the reply; the context holds {size:,}. If they do not fit, Ponder asks before sending.")
+        else:
+            tip = (f"The conversation takes {tokens:,} tokens (system prompt, history with answers but not their "
+                   f"thinking, and what you have typed); {reserve:,} are kept free for the reply; the context "
+                   f"holds {size:,}.")
+        self.context_meter.setToolTip(tip)
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         if hasattr(self, "_draft_timer"):
@@ -389,8 +418,8 @@ class MainWindow(QMainWindow):
         self.chat.shutdown()
         if self.documents is not None:
             self.documents.shutdown()
-        if self.controller is not None:
-            self.controller.shutdown()
+        if self.session is not None:
+            self.session.shutdown()
         if self.models is not None:
             self.models.shutdown()
         super().closeEvent(event)

@@ -5,7 +5,7 @@ import pytest
 from app.core.scripted_engine import ScriptedEngine
 from app.core.store import Store
 from app.settings import Settings
-from app.ui.controller import ChatController
+from app.ui.chat.chat_session import ChatSession
 from app.ui.main_window import MainWindow
 
 SCRIPT = (
@@ -22,8 +22,10 @@ class App:
         self.qtbot = qtbot
         self.store = Store(db)
         self.engines = engines
-        self.controller = ChatController(self.store, Settings(), factory=self._factory)
-        self.window = MainWindow(self.controller)
+        self.session = ChatSession.create(self.store, Settings(), self._factory)
+        self.models = self.session.models
+        self.settings = self.session.settings
+        self.window = MainWindow(self.session)
         # Not qtbot.addWidget: the fixture closes windows itself, after releasing any gate.
         self.window.show()
         self.script = SCRIPT
@@ -35,12 +37,12 @@ class App:
         return engine
 
     def load(self) -> None:
-        with self.qtbot.waitSignal(self.controller.model_changed, check_params_cb=lambda s, t: s == "ready"):
-            self.controller.load_model("/models/scripted.gguf")
+        with self.qtbot.waitSignal(self.models.model_changed, check_params_cb=lambda s, t: s == "ready"):
+            self.models.load_model("/models/scripted.gguf")
 
     def ask(self, text: str) -> None:
-        with self.qtbot.waitSignal(self.controller.busy_changed, check_params_cb=lambda busy: not busy, timeout=20000):
-            assert self.controller.send(text)
+        with self.qtbot.waitSignal(self.session.busy_changed, check_params_cb=lambda busy: not busy, timeout=20000):
+            assert self.session.send(text)
 
     def close(self) -> None:
         self.window.close()
@@ -60,5 +62,5 @@ def make_app(qtbot, tmp_path):
     for app in apps:
         if app.gate is not None:
             app.gate.release(1_000_000)  # a held stream must be able to see its cancel
-        if app.controller._thread.isRunning():
+        if app.models.running:
             app.close()

@@ -17,23 +17,23 @@ from PySide6.QtWidgets import QApplication
 from app.core.scripted_engine import ScriptedEngine
 from app.core.store import Store
 from app.settings import Settings
-from app.ui.controller import ChatController
+from app.ui.chat.chat_session import ChatSession
 
 app = QApplication([])
 store = Store(Path(sys.argv[1]))
 script = "<think>" + "thinking hard " * 2000 + "</think>done"
-controller = ChatController(store, Settings(), factory=lambda p, l: ScriptedEngine(script, chunk=8, delay=0.002))
-controller.model_changed.connect(lambda state, text: controller.send("Think for a long time"))
+session = ChatSession.create(store, Settings(), lambda p, l: ScriptedEngine(script, chunk=8, delay=0.002))
+session.models.model_changed.connect(lambda state, text: session.send("Think for a long time"))
 saved = []
 
 def report(*_):
-    reply = store.path(controller.thread_id)[-1]
+    reply = store.path(session.thread_id)[-1]
     if store.get_message(reply.id).reasoning and not saved:
         saved.append(1)
         print("SAVED", flush=True)  # the parent kills us now, mid-stream
 
-controller.stream_updated.connect(report)
-controller.load_model("scripted.gguf")
+session.stream_updated.connect(report)
+session.models.load_model("scripted.gguf")
 app.exec()
 """
 

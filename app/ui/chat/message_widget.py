@@ -32,6 +32,7 @@ class MessageWidget(QFrame):
         self.message = message
         self.message_id = message.id
         self.setObjectName("userMessage" if message.role == "user" else "assistantMessage")
+        self._extras: dict = {}  # widgets other parts put under the message, by key
         outer = QVBoxLayout(self)
         outer.setContentsMargins(10, 6, 10, 6)
         outer.addLayout(self._header(message, siblings))
@@ -147,6 +148,22 @@ class MessageWidget(QFrame):
         elif note and not message.reasoning:
             self.error_label.setText(f"({note})")
             self.error_label.show()
+
+    def add_extra(self, key: str, widget) -> bool:
+        """Put `widget` under the message (documents' chips, sources) once per `key`
+        (None only records the key); False if that key is already there."""
+        if key in self._extras:
+            return False
+        self._extras[key] = widget
+        if widget is not None:
+            self.layout().addWidget(widget)
+        return True
+
+    def extra(self, key: str):
+        return self._extras.get(key)
+
+    def has_extra(self, key: str) -> bool:
+        return key in self._extras
 
     def set_side_by_side(self, on: bool) -> None:
         if self.message.role == "assistant":

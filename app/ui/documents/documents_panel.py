@@ -1,8 +1,10 @@
 """Documents in the window: drops and the attach button, chips, the context meter's
 share of them, fitting them into the context on send, and what a sent turn used.
 
-It sits between the window and the controller and keeps all of this out of both:
-the window creates it and routes "send" through it when files are attached.
+It sits between the window and the chat session and keeps all of this out of both:
+the window creates it and routes "send" through it when files are attached. It
+reaches the model only through the model session's public requests, and the
+history only through the chat session.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Signal
 
-from app.core.documents import reply_reserve
-from app.core.documents.persist import load_attachments, save_attachments, stored_token_counts
+from app.core.conversation import Attached
 from app.ui.documents.attachments import Attachment, ChipRow, DocumentTextDialog
 from app.ui.documents.budget_text import WRAP_TOKENS, larger_context
+from app.ui.chat.chat_session import NO_MODEL
 from app.ui.dialogs import Dialogs
 from app.ui.documents.document_worker import DocumentReader
 from app.ui.documents.sources_view import SourcesView, sources_for
@@ -33,39 +35,29 @@ def local_files(mime) -> list[str]:
 
 class DocumentsPanel(QObject):
     pending_changed = Signal()  # chips added, removed or changed state
-    _count_requested = Signal(int, object)
-    _plan_requested = Signal(int, object, object, int, object)
+    model_file_dropped = Signal(str)  # a .gguf among the files: it goes to the model import
 
-    def __init__(self, window, controller) -> None:
+    def __init__(self, window, session) -> None:
         super().__init__(window)
         self.window = window
-        self.controller = controller
-        self.store = controller.store
+        self.session = session  # ChatSession
+        self.models = session.models  # ModelSession
         self.tray = window.attachment_tray
         self.pending: list[Attachment] = []
-        self.reader = DocumentReader(self.store.db_path, self)
+        self.reader = DocumentReader(session.history_path, self)
         self.reader.progressed.connect(self._progressed)
         self.reader.extracted.connect(self._extracted)
         self.tray.attach_button.clicked.connect(self.choose_files)
         self.tray.row.removed.connect(self.remove)
         self.tray.row.opened.connect(self.show_text)
-        self._next_request = 0
         self._counting: dict[int, list[Attachment]] = {}
         self._planning: tuple | None = None  # request id, text, thread id, last message id
         self._resend: str | None = None  # sent again once the model has reloaded with more context
-        self._measured: tuple[int, int, int] | None = None
         self._saved: dict[int, list] = {}  # message id -> stored (Document, plan) pairs: they never change
-        # The generation worker counts tokens (document_tokens says why); queued signals
-        # keep its one-owner rule.
-        worker = controller._worker
-        self._count_requested.connect(worker.count_documents)
-        worker.documents_counted.connect(self._counted)
-        self._plan_requested.connect(worker.plan_documents)
-        worker.documents_planned.connect(self._planned)
-        # Connected after the window's own slots, so these run after them (Qt keeps order).
-        controller.context_measured.connect(self._context_measured)
-        controller.conversation_changed.connect(self.decorate)
-        controller.model_changed.connect(self._model_changed)
+        # The model's worker counts tokens (app/core/documents/counting.py says why).
+        self.models.documents_counted.connect(self._counted)
+        self.models.documents_planned.connect(self._planned)
+        self.models.model_changed.connect(self._model_changed)
         for target in (window, window.chat.viewport(), window.composer.viewport()):
             target.setAcceptDrops(True)
             target.installEventFilter(self)
@@ -94,24 +86,16 @@ class DocumentsPanel(QObject):
         """Start reading each file (a model file goes to the model import instead)."""
         for path in paths:
             if path.lower().endswith(".gguf"):
-                self._model_file(path)
+                self.model_file_dropped.emit(path)
                 continue
             if any(a.path == path for a in self.pending):
-                self.controller.notice.emit(f"{Path(path).name} is already attached.")
+                self.session.notice.emit(f"{Path(path).name} is already attached.")
                 continue
             attachment = Attachment(Path(path).name, path)
             self.pending.append(attachment)
             self.tray.row.add(attachment)
             attachment.job_id = self.reader.read(path)
         self._changed()
-
-    def _model_file(self, path: str) -> None:
-        importer = getattr(self.window, "import_model", None)
-        if callable(importer):
-            importer(path)
-        else:
-            self.controller.notice.emit(f"{Path(path).name} is a model, not a document: open it with "
-                                        f"Open model…, where models are added.")
 
     def remove(self, attachment: Attachment) -> None:
         """The chip's ×: stop reading it if it is being read, and drop it."""
@@ -151,21 +135,18 @@ class DocumentsPanel(QObject):
         self._changed()
 
     def _stored_tokens(self, doc) -> int | None:
-        key = self.controller.model_path
-        if not key or not self.controller.model_ready:
-            return None
         try:
-            return stored_token_counts(self.store, [doc], key).get(doc.sha256)
+            return self.session.known_token_counts([doc]).get(doc.sha256)
         except Exception:
             log.exception("stored token count lookup failed")
             return None
 
     def _count(self, attachments: list[Attachment]) -> None:
-        if not attachments or not self.controller.model_ready:
+        if not attachments:
             return
-        self._next_request += 1
-        self._counting[self._next_request] = attachments
-        self._count_requested.emit(self._next_request, [a.doc for a in attachments])
+        request_id = self.models.count_documents([a.doc for a in attachments])
+        if request_id is not None:
+            self._counting[request_id] = attachments
 
     def _counted(self, request_id: int, counts: list) -> None:
         for attachment, tokens in zip(self._counting.pop(request_id, []), counts):
@@ -197,31 +178,13 @@ class DocumentsPanel(QObject):
 
     # -- the context meter ------------------------------------------------------------
 
-    def _context_measured(self, tokens: int, reserve: int, size: int) -> None:
-        self._measured = (tokens, reserve, size)
-        self._update_meter()
-
     def pending_tokens(self) -> int:
         return sum(a.tokens + WRAP_TOKENS for a in self.pending if a.state == "ready" and a.tokens)
 
     def _update_meter(self) -> None:
-        if self._measured is None:
-            return
-        tokens, reserve, size = self._measured
-        ready = [a for a in self.pending if a.state == "ready"]
-        if not ready:
-            self.window.show_context(tokens, reserve, size)
-            return
-        # With documents the reply keeps a quarter of the context (as the budget does).
-        docs = self.pending_tokens()
-        reserve = reply_reserve(self.controller.settings.gen_params(), size)
-        self.window.show_context(tokens + docs, reserve, size)
-        counting = any(a.tokens is None for a in ready)
-        self.window.context_meter.setToolTip(
-            f"The conversation takes {tokens:,} tokens and the attached documents about {docs:,}"
-            f"{' (still counting)' if counting else ''}; {reserve:,} are kept free for the reply; the "
-            f"context holds {size:,}. If they do not fit, Ponder asks before sending."
-        )
+        """Tell the chat session what the attachments will take; the window's meter shows it."""
+        counting = any(a.tokens is None for a in self.pending if a.state == "ready")
+        self.session.set_pending_documents(self.pending_tokens(), counting)
 
     # -- sending ----------------------------------------------------------------------
 
@@ -234,15 +197,15 @@ class DocumentsPanel(QObject):
         (sent, or why not said); False when nothing is attached (a plain send)."""
         if not self.pending:
             return False
-        c = self.controller
+        c = self.session
         text = text.strip()
         if self._planning is not None or c.busy:
             return True
         if not text:
             c.notice.emit("Write a question about the attached documents, then send.")
             return True
-        if not c.model_ready:
-            c.notice.emit("No model is loaded yet. Open a model file (Model → Open) and send again.")
+        if not self.models.model_ready:
+            c.notice.emit(NO_MODEL)
             return True
         reading = [a.name for a in self.pending if a.state == "reading"]
         if reading:
@@ -250,57 +213,49 @@ class DocumentsPanel(QObject):
             return True
         docs = [a.doc for a in self.pending]
         known = {a.doc.sha256: a.tokens for a in self.pending if a.state == "ready" and a.tokens}
-        reserve = reply_reserve(c.settings.gen_params(**c.param_overrides), c.context_size)
-        path = self.store.path(c.thread_id) if c.thread_id else []
-        self._next_request += 1
-        self._planning = (self._next_request, text, c.thread_id, path[-1].id if path else None)
+        request_id = self.models.plan_documents(c.request_for(text), docs, known)
+        if request_id is None:
+            c.notice.emit(NO_MODEL)
+            return True
+        self._planning = (request_id, text, c.position())
         c.notice.emit("Fitting the documents into the context…")
-        self._plan_requested.emit(self._next_request, c.prompt_for(text), docs, reserve, known)
         return True
 
-    def _planned(self, request_id: int, plan, final) -> None:
+    def _planned(self, request_id: int, plan, fitted) -> None:
         if self._planning is None or self._planning[0] != request_id:
             return
-        _, text, thread_id, last_id = self._planning
+        _, text, position = self._planning
         self._planning = None
-        c = self.controller
-        path = self.store.path(c.thread_id) if c.thread_id else []
+        c = self.session
         if plan is None:
-            c.notice.emit("The documents could not be fitted: no model is ready. Nothing was sent.")
+            c.notice.emit("The documents could not be fitted into the context (the details are in the log). "
+                          "Nothing was sent.")
             return
-        if c.busy or c.thread_id != thread_id or (path[-1].id if path else None) != last_id:
+        if c.busy or c.position() != position:
             c.notice.emit("The conversation changed while the documents were fitted; send again.")
             return
         c.notice.emit("")  # "Fitting the documents…" is over
         if plan.decision in ("whole", "none"):
-            self._commit(text, plan, final)
+            self._commit(text, plan, fitted)
             return
-        layout = c.load_plan.layout if getattr(c, "load_plan", None) is not None else None
-        layers = c.load_plan.n_gpu_layers if layout is not None else 0
-        larger = larger_context(plan, c.settings.gen_params().max_tokens, layout, layers)
+        load_plan = self.models.load_plan
+        layout = load_plan.layout if load_plan is not None else None
+        layers = load_plan.n_gpu_layers if layout is not None else 0
+        larger = larger_context(plan, fitted.params.max_tokens, layout, layers)
         choice = Dialogs.documents_dont_fit(self.window, plan, larger)
         if choice == "passages" and plan.decision == "passages":
-            self._commit(text, plan, final)
+            self._commit(text, plan, fitted)
         elif choice == "context" and larger is not None:
             self._resend = text
             c.notice.emit(f"Reloading the model with a {larger[0]:,}-token context; the question goes "
                           f"when it is ready.")
-            c.apply_settings(c.settings.with_changes(context_size=larger[0]))
+            c.settings.update(context_size=larger[0])
         else:
             c.notice.emit("Not sent. Remove files with the × on their chips, or send again.")
 
-    def _commit(self, text: str, plan, final) -> None:
-        docs = [a.doc for a in self.pending]
-        model_key = self.controller.model_path
-
-        def attach(message_id: int) -> None:
-            try:
-                save_attachments(self.store, message_id, docs, plan, model_key)
-            except Exception:  # the question still goes; the chips just won't be kept
-                log.exception("saving attachments failed")
-                self.controller.notice.emit("The documents could not be saved with the thread.")
-
-        if self.controller.send(text, final, attach):
+    def _commit(self, text: str, plan, fitted) -> None:
+        attached = Attached([a.doc for a in self.pending], plan, self.models.model_path, fitted)
+        if self.session.send(text, attached):
             self.window.composer.clear()
             self.clear()
 
@@ -309,7 +264,7 @@ class DocumentsPanel(QObject):
     def _stored(self, message_id: int) -> list:
         if message_id not in self._saved:
             try:
-                self._saved[message_id] = load_attachments(self.store, message_id)
+                self._saved[message_id] = self.session.attachments(message_id)
             except Exception:
                 log.exception("loading attachments failed")
                 return []
@@ -319,9 +274,9 @@ class DocumentsPanel(QObject):
         """Chips on user messages that had documents; Sources under replies that used passages."""
         for m in messages:
             widget = self.window.chat.widgets.get(m.id)
-            if widget is None or getattr(widget, "documents_shown", False):
+            # Looked at once per widget: a sent question's attachments never change.
+            if widget is None or not widget.add_extra("documents-checked", None):
                 continue
-            widget.documents_shown = True
             if m.role == "user":
                 pairs = self._stored(m.id)
                 if pairs:
@@ -329,15 +284,13 @@ class DocumentsPanel(QObject):
                     for doc, plan in pairs:
                         row.add(Attachment.from_document(doc, plan.mode if plan else "", plan.tokens if plan else None))
                     row.opened.connect(self.show_text)
-                    widget.chips = row
-                    widget.layout().addWidget(row)
+                    widget.add_extra("chips", row)
             elif m.parent_id is not None:
                 used = sources_for(self._stored(m.parent_id))
                 if used:
                     view = SourcesView(used)
                     view.passage_opened.connect(self.show_passage)
-                    widget.sources = view
-                    widget.layout().addWidget(view)
+                    widget.add_extra("sources", view)
 
     def show_text(self, attachment: Attachment) -> None:
         DocumentTextDialog(attachment, self.window).exec()

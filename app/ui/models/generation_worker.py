@@ -10,22 +10,32 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
 from app.core import hardware
-from app.core.engine import DEFAULT_CONTEXT, Engine, LlamaEngine, LoadParams
+from app.core.context_rules import default_context
+from app.core.conversation import Request, fit_documents
+from app.core.engine import Engine, LlamaEngine, LoadParams
 from app.core.errors import AppError, OutOfMemory
 from app.core.fit import gb, plan_load, retry_layers
 from app.core.gguf_info import ModelLayout, read_layout
 from app.core.types import GenParams
-from app.core.documents import counting as document_tokens
+from app.core.documents import counting
 
 log = logging.getLogger(__name__)
 
 EngineFactory = Callable[[Path, LoadParams], Engine]
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedModel:
+    path: str
+    context_size: int
+    name: str  # what the model bar shows
+    template_problem: str | None = None  # why the model's own chat template is not used, for people
 
 
 def llama_factory(path: Path, load: LoadParams) -> Engine:
@@ -33,15 +43,15 @@ def llama_factory(path: Path, load: LoadParams) -> Engine:
 
 
 class GenerationWorker(QObject):
-    model_loaded = Signal(str, int)  # model path, context size
+    model_loaded = Signal(object)  # LoadedModel
     model_failed = Signal(str)  # user message
     # `object`, not `list`: see tests/ui/test_signal_refcounts.py.
     events_ready = Signal(int, object)  # request id, list of events
     generation_finished = Signal(int)  # request id
     generation_failed = Signal(int, str)  # request id, user message (before any event)
-    prompt_counted = Signal(int, int)  # tokens the conversation takes, context size
+    prompt_counted = Signal(int, int, int)  # request id, tokens the conversation takes, context size
     documents_counted = Signal(int, object)  # request id, list of token counts (see document_tokens)
-    documents_planned = Signal(int, object, object)  # request id, ContextPlan, messages to send (or None)
+    documents_planned = Signal(int, object, object)  # request id, ContextPlan, Request to send (or None)
     load_planned = Signal(object)  # LoadPlan: layout, hardware, resolved layers (before loading)
     retry_suggested = Signal(int)  # after running out of memory: layers the estimate says fit
     load_progress = Signal(int)  # percent of the weights loaded
@@ -73,7 +83,7 @@ class GenerationWorker(QObject):
     def load(self, path: str, load: LoadParams) -> None:
         self.close()  # first, so the free GPU memory read below excludes the old model
         layout = self._layout(Path(path))
-        n_ctx = load.n_ctx or min((layout.context_length if layout else 0) or DEFAULT_CONTEXT, DEFAULT_CONTEXT)
+        n_ctx = default_context(layout.context_length if layout else None, load.n_ctx)
         plan = plan_load(layout, hardware.detect(), n_ctx, load.n_gpu_layers)
         self.load_planned.emit(plan)
         try:
@@ -93,7 +103,9 @@ class GenerationWorker(QObject):
             log.exception("model load failed")
             self.model_failed.emit(f"The model could not be loaded: {exc}")
             return
-        self.model_loaded.emit(path, self._engine.context_size)
+        engine = self._engine
+        self.model_loaded.emit(LoadedModel(path, engine.context_size, getattr(engine, "name", "") or Path(path).name,
+                                           getattr(engine, "template_problem", None)))
 
     def _loading(self, fraction: float) -> bool:
         percent = int(fraction * 100)
@@ -133,13 +145,13 @@ class GenerationWorker(QObject):
             return
         self.generation_finished.emit(request_id)
 
-    @Slot(object)
-    def count(self, messages: list) -> None:
+    @Slot(int, object)
+    def count(self, request_id: int, messages: list) -> None:
         """Measure a conversation with the loaded model's tokenizer (for the context meter)."""
         if self._engine is None:
             return
         try:
-            self.prompt_counted.emit(self._engine.count_prompt_tokens(messages), self._engine.context_size)
+            self.prompt_counted.emit(request_id, self._engine.count_prompt_tokens(messages), self._engine.context_size)
         except Exception:  # a meter reading is never worth an error dialog
             log.exception("token count failed")
 
@@ -149,22 +161,23 @@ class GenerationWorker(QObject):
         if self._engine is None:
             return
         try:
-            self.documents_counted.emit(request_id, document_tokens.count_documents(self._engine, docs))
+            self.documents_counted.emit(request_id, counting.count_documents(self._engine, docs))
         except Exception:  # a chip without a count is better than an error
             log.exception("document token count failed")
 
-    @Slot(int, object, object, int, object)
-    def plan_documents(self, request_id: int, messages: list, docs: list, reserve: int, known: dict) -> None:
+    @Slot(int, object, object, object)
+    def plan_documents(self, request_id: int, request: Request, docs: list, known: dict) -> None:
         """Fit documents into the context for a question about to be sent."""
         if self._engine is None:
             self.documents_planned.emit(request_id, None, None)
             return
+        e = self._engine
         try:
-            plan, final = document_tokens.plan_documents(self._engine, messages, docs, reserve, known)
+            plan, fitted = fit_documents(request, docs, e.count_prompt_tokens, e.count_tokens, e.context_size, known)
         except Exception:
             log.exception("planning documents failed")
-            plan, final = None, None
-        self.documents_planned.emit(request_id, plan, final)
+            plan, fitted = None, None
+        self.documents_planned.emit(request_id, plan, fitted)
 
     @Slot()
     def close(self) -> None:

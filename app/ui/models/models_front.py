@@ -3,7 +3,7 @@ download readout, importing (and dropping) .gguf files, and the check before a f
 
 Choosing a model always goes through ModelManager.prepare, so a downloaded file is
 verified before its first load and a damaged one never reaches the GenerationWorker;
-then ChatController.load_model, the same path as --model and Open model….
+then ModelSession.load_model, the same path as --model and Open model….
 """
 
 from __future__ import annotations
@@ -43,11 +43,12 @@ def gguf_paths(mime) -> list[str]:
 
 
 class ModelsFront(QObject):
-    def __init__(self, window, controller, manager: ModelManager | None = None) -> None:
+    def __init__(self, window, models, settings, manager: ModelManager | None = None) -> None:
         super().__init__(window)
         self.window = window
-        self.controller = controller
-        self.manager = manager or default_manager(controller.settings)
+        self.session = models  # ModelSession: loads what the checks let through
+        self.settings = settings
+        self.manager = manager or default_manager(settings.value)
         self.dialog = None
         self.first_run = None
         self._load_when_downloaded: str | None = None  # a download started from the first-run panel
@@ -56,13 +57,13 @@ class ModelsFront(QObject):
         window.statusBar().addPermanentWidget(self.indicator)
         self.indicator.clicked.connect(self.open_dialog)
         m = self.manager
-        m.model_ready.connect(self.controller.load_model)
+        m.model_ready.connect(models.load_model)
         m.model_refused.connect(self._refused)
         m.verify_started.connect(lambda path: self._say(f"Checking {Path(path).name} before its first use…"))
         m.verify_progressed.connect(self._verifying)
         m.download_finished.connect(self._downloaded)
         m.download_failed.connect(self._failed)
-        controller.model_changed.connect(self._model_changed)
+        models.model_changed.connect(self._model_changed)
 
     def _say(self, text: str) -> None:
         self.window.statusBar().showMessage(text)
@@ -137,7 +138,7 @@ class ModelsFront(QObject):
         return True
 
     def import_from_file_dialog(self) -> None:
-        path = Dialogs.open_model(self.window, self.controller.settings.models_dir)
+        path = Dialogs.open_model(self.window, self.settings.value.models_dir)
         if path:
             self.import_model(path)
 
@@ -149,23 +150,19 @@ class ModelsFront(QObject):
             from app.ui.models.first_run import FirstRunPanel
 
             panel = self.first_run = FirstRunPanel(self.manager)
-            chat = self.window.chat
-            layout = chat.parentWidget().layout()
-            layout.insertWidget(layout.indexOf(chat), panel, 1)
+            panel.setProperty("replacesChat", True)
             panel.download_requested.connect(lambda f: self.download(f, load=True))
             panel.import_requested.connect(self.import_from_file_dialog)
             panel.models_requested.connect(self.open_dialog)
             panel.use_requested.connect(self.choose_model)
-        self.window.chat.hide()
-        self.first_run.show()
+        self.window.show_in_place_of_chat(self.first_run)
         self.manager.fetch_sizes()
 
     def _model_changed(self, state: str, _text: str) -> None:
         if state == "ready":
             self._ever_ready = True
         if state in ("loading", "ready") and self.first_run is not None and self.first_run.isVisible():
-            self.first_run.hide()
-            self.window.chat.show()
+            self.window.show_in_place_of_chat(None)
         elif state == "failed" and not self._ever_ready:
             # The remembered model is gone or broken at start: offer the way to get one.
             self.show_first_run()

@@ -9,7 +9,7 @@ import sys
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
-from app.ui.controller import ChatController
+from app.ui.chat.chat_session import ChatSession
 from app.ui.main_window import MainWindow
 
 GRAMMAR = 'root ::= "<think>" [a-z] [a-z ,]{10,60} "</think>" [A-Z] [a-z ,]{5,40} "."'
@@ -18,9 +18,9 @@ TIMEOUT_MS = 300_000
 
 
 class SelfTest:
-    def __init__(self, app: QApplication, window: MainWindow, controller: ChatController,
+    def __init__(self, app: QApplication, window: MainWindow, session: ChatSession,
                  model: str | None, screenshot: str | None) -> None:
-        self.app, self.window, self.controller = app, window, controller
+        self.app, self.window, self.session = app, window, session
         self.model, self.screenshot = model, screenshot
 
     def _wait(self, signal, done) -> bool:
@@ -55,22 +55,22 @@ class SelfTest:
         return 0
 
     def _run(self) -> str | None:
-        c = self.controller
+        c, m = self.session, self.session.models
         if not self.model:
             return "no model given (use --model PATH)"
         states: list[tuple[str, str]] = []
-        c.model_changed.connect(lambda s, t: states.append((s, t)))
-        c.load_model(self.model)
-        if not self._wait(c.model_changed, lambda s, t: s in ("ready", "failed")) or states[-1][0] != "ready":
+        m.model_changed.connect(lambda s, t: states.append((s, t)))
+        m.load_model(self.model)
+        if not self._wait(m.model_changed, lambda s, t: s in ("ready", "failed")) or states[-1][0] != "ready":
             return f"the model did not load: {states[-1][1] if states else 'timed out'}"
-        c.param_overrides = {"grammar": GRAMMAR, "seed": 1, "max_tokens": 200}
+        c.set_session_params({"grammar": GRAMMAR, "seed": 1, "max_tokens": 200})
         c.new_thread()
         if not c.send(QUESTION):
             return "the question could not be sent"
         if not self._wait(c.busy_changed, lambda busy: not busy):
             return "no answer within the time limit"
         self.app.processEvents()
-        reply = c.store.path(c.thread_id)[-1]
+        reply = c.conversation.path()[-1]
         widget = self.window.chat.widgets.get(reply.id)
         if reply.state != "complete":
             return f"the reply ended as {reply.state}: {reply.error or ''}"

@@ -8,11 +8,11 @@ from PySide6.QtCore import Qt
 
 from app.core.errors import ModelMissing
 from app.core.scripted_engine import ScriptedEngine
-from app.ui.chat.export import thread_markdown
+from app.core.export import thread_markdown
 
 
 def reply_widget(app):
-    reply = app.store.path(app.controller.thread_id)[-1]
+    reply = app.store.path(app.session.thread_id)[-1]
     return reply, app.window.chat.widgets[reply.id]
 
 
@@ -21,7 +21,7 @@ def start_held(make_app, qtbot, pieces: int):
     app = make_app()
     app.gate = threading.Semaphore(0)
     app.load()
-    assert app.controller.send("Count primes")
+    assert app.session.send("Count primes")
     app.gate.release(pieces)
     qtbot.waitUntil(lambda: bool(reply_widget(app)[1].reasoning.text()))
     return app
@@ -31,7 +31,7 @@ def test_send_streams_thinking_and_answer_into_their_parts(make_app):
     app = make_app()
     app.load()
     app.ask("How many primes are below 20?")
-    user, reply = app.store.path(app.controller.thread_id)
+    user, reply = app.store.path(app.session.thread_id)
     assert (user.role, reply.role, reply.state) == ("user", "assistant", "complete")
     assert reply.reasoning.startswith("Count them") and reply.content.startswith("There are **8**")
     widget = app.window.chat.widgets[reply.id]
@@ -42,8 +42,8 @@ def test_send_streams_thinking_and_answer_into_their_parts(make_app):
     assert widget.answer.block_count >= 4  # paragraph, table, code, math paragraph
     assert not widget.reasoning.expanded
     assert widget.reasoning.header.text().startswith("Thought for")
-    assert app.window.thread_list.count() == 1
-    assert app.window.thread_list.item(0).text() == "How many primes are below 20?"
+    assert app.window.thread_list.model().rowCount() == 1
+    assert app.window.thread_list.model().index(0).data() == "How many primes are below 20?"
 
 
 def test_thinking_is_open_while_thinking_then_folds_and_toggles(make_app, qtbot):
@@ -51,7 +51,7 @@ def test_thinking_is_open_while_thinking_then_folds_and_toggles(make_app, qtbot)
     _, widget = reply_widget(app)
     assert widget.reasoning.expanded and widget.reasoning.header.text().startswith("Thinking")
     assert widget.answer.toPlainText() == ""
-    with qtbot.waitSignal(app.controller.busy_changed, timeout=20000):
+    with qtbot.waitSignal(app.session.busy_changed, timeout=20000):
         app.gate.release(1000)
     reply, widget = reply_widget(app)
     assert not widget.reasoning.expanded
@@ -62,7 +62,7 @@ def test_thinking_is_open_while_thinking_then_folds_and_toggles(make_app, qtbot)
 
 def test_stop_keeps_the_partial_reply(make_app, qtbot):
     app = start_held(make_app, qtbot, 3)
-    with qtbot.waitSignal(app.controller.busy_changed, timeout=20000):
+    with qtbot.waitSignal(app.session.busy_changed, timeout=20000):
         app.window.send_button.click()  # the Send button is Stop while busy
         app.gate.release(1000)
     reply, widget = reply_widget(app)
@@ -73,7 +73,7 @@ def test_stop_keeps_the_partial_reply(make_app, qtbot):
 def test_answer_now_ends_thinking_and_answers(make_app, qtbot):
     app = start_held(make_app, qtbot, 2)
     assert app.window.answer_now_button.isEnabled()
-    with qtbot.waitSignal(app.controller.busy_changed, timeout=20000):
+    with qtbot.waitSignal(app.session.busy_changed, timeout=20000):
         app.window.answer_now_button.click()
         app.gate.release(1000)
     reply, _ = reply_widget(app)
@@ -85,21 +85,21 @@ def test_regenerate_and_edit_keep_switchable_branches(make_app, qtbot):
     app = make_app()
     app.load()
     app.ask("First question")
-    user, first = app.store.path(app.controller.thread_id)
-    with qtbot.waitSignal(app.controller.busy_changed, check_params_cb=lambda b: not b, timeout=20000):
-        app.controller.regenerate(first.id)
-    second = app.store.path(app.controller.thread_id)[-1]
+    user, first = app.store.path(app.session.thread_id)
+    with qtbot.waitSignal(app.session.busy_changed, check_params_cb=lambda b: not b, timeout=20000):
+        app.session.regenerate(first.id)
+    second = app.store.path(app.session.thread_id)[-1]
     assert second.id != first.id and [m.id for m in app.store.siblings(second.id)] == [first.id, second.id]
-    app.controller.switch_branch(second.id, -1)
-    assert app.store.path(app.controller.thread_id)[-1].id == first.id
+    app.session.switch_branch(second.id, -1)
+    assert app.store.path(app.session.thread_id)[-1].id == first.id
     assert app.window.chat.widgets[first.id].findChild(type(app.window.stats_label), "") is not None
-    with qtbot.waitSignal(app.controller.busy_changed, check_params_cb=lambda b: not b, timeout=20000):
-        app.controller.edit_and_resend(user.id, "Edited question")
-    path = app.store.path(app.controller.thread_id)
+    with qtbot.waitSignal(app.session.busy_changed, check_params_cb=lambda b: not b, timeout=20000):
+        app.session.edit_and_resend(user.id, "Edited question")
+    path = app.store.path(app.session.thread_id)
     assert path[0].content == "Edited question" and len(app.store.siblings(path[0].id)) == 2
     assert app.engines[-1].requests[-1][-1].content == "Edited question"
-    app.controller.delete_message(path[-1].id)
-    assert [m.id for m in app.store.path(app.controller.thread_id)] == [path[0].id]
+    app.session.delete_message(path[-1].id)
+    assert [m.id for m in app.store.path(app.session.thread_id)] == [path[0].id]
 
 
 def test_follow_up_sends_answers_without_thinking(make_app):
@@ -116,33 +116,33 @@ def test_search_rename_delete_and_undo(make_app):
     app = make_app()
     app.load()
     app.ask("Apples and pears")
-    app.controller.new_thread()
+    app.session.new_thread()
     app.ask("Boats")
     window = app.window
-    assert window.thread_list.count() == 2
+    assert window.thread_list.model().rowCount() == 2
     window.search.setText("primes below")  # in both answers
-    assert window.thread_list.count() == 2
+    assert window.thread_list.model().rowCount() == 2
     window.search.setText("apples")
-    assert window.thread_list.count() == 1
-    thread_id = window.thread_list.item(0).data(Qt.ItemDataRole.UserRole)
-    app.controller.rename_thread(thread_id, "Fruit")
-    assert window.thread_list.item(0).text() == "Fruit"
+    assert window.thread_list.model().rowCount() == 1
+    thread_id = window.thread_list.model().index(0).data(Qt.ItemDataRole.UserRole)
+    app.session.rename_thread(thread_id, "Fruit")
+    assert window.thread_list.model().index(0).data() == "Fruit"
     window.search.clear()
     window.delete_thread(thread_id)
-    assert window.thread_list.count() == 1 and window.undo_button.isVisibleTo(window)
+    assert window.thread_list.model().rowCount() == 1 and window.undo_button.isVisibleTo(window)
     window.undo_button.click()
-    assert window.thread_list.count() == 2 and app.controller.thread_id == thread_id
+    assert window.thread_list.model().rowCount() == 2 and app.session.thread_id == thread_id
 
 
 def test_history_survives_a_restart(make_app):
     app = make_app()
     app.load()
     app.ask("Remember me")
-    thread_id = app.controller.thread_id
+    thread_id = app.session.thread_id
     app.close()
     again = make_app()
-    assert again.window.thread_list.count() == 1
-    again.controller.select_thread(thread_id)
+    assert again.window.thread_list.model().rowCount() == 1
+    again.session.select_thread(thread_id)
     reply = again.store.path(thread_id)[-1]
     widget = again.window.chat.widgets[reply.id]
     assert widget.reasoning.text().startswith("Count them") and "There are 8" in widget.answer.toPlainText()
@@ -151,7 +151,7 @@ def test_history_survives_a_restart(make_app):
 def test_without_a_model_nothing_is_lost(make_app, qtbot):
     app = make_app()
     app.window.composer.setPlainText("A question")
-    with qtbot.waitSignal(app.controller.notice):
+    with qtbot.waitSignal(app.session.notice):
         app.window.send_button.click()
     assert app.window.composer.toPlainText() == "A question"
     assert app.store.list_threads() == []
@@ -163,24 +163,24 @@ def test_model_load_failure_is_shown(make_app, qtbot):
     def broken(path, load):
         raise ModelMissing("The model file /nope.gguf does not exist.")
 
-    app.controller._worker._factory = broken
-    with qtbot.waitSignal(app.controller.model_changed, check_params_cb=lambda s, t: s == "failed"):
-        app.controller.load_model("/nope.gguf")
+    app.models._worker._factory = broken
+    with qtbot.waitSignal(app.models.model_changed, check_params_cb=lambda s, t: s == "failed"):
+        app.models.load_model("/nope.gguf")
     assert "does not exist" in app.window.statusBar().currentMessage()
-    assert not app.controller.model_ready
+    assert not app.models.model_ready
 
 
 def test_context_overflow_becomes_a_readable_error(make_app, qtbot):
     app = make_app()
     app.load()
-    app.controller._worker._engine = ScriptedEngine(context_size=64)
-    with qtbot.waitSignal(app.controller.busy_changed, check_params_cb=lambda b: not b, timeout=20000):
-        app.controller.send("word " * 100)
+    app.models._worker._engine = ScriptedEngine(context_size=64)
+    with qtbot.waitSignal(app.session.busy_changed, check_params_cb=lambda b: not b, timeout=20000):
+        app.session.send("word " * 100)
     reply, widget = reply_widget(app)
     assert reply.state == "error" and "too long" in reply.error
     assert widget.error_label.isVisibleTo(widget) and "too long" in widget.error_label.text()
-    app.controller._worker._engine = ScriptedEngine()  # a model with room again
-    app.controller.new_thread()
+    app.models._worker._engine = ScriptedEngine()  # a model with room again
+    app.session.new_thread()
     app.ask("Short")  # the app keeps working
     assert reply_widget(app)[0].state == "complete"
 
@@ -189,7 +189,7 @@ def test_export_markdown_folds_thinking(make_app):
     app = make_app()
     app.load()
     app.ask("Export me")
-    text = thread_markdown("Export me", app.store.path(app.controller.thread_id))
+    text = thread_markdown("Export me", app.store.path(app.session.thread_id))
     assert "<details>" in text and "Count them" in text and "There are **8**" in text
 
 
@@ -197,20 +197,21 @@ def test_closing_leaves_no_thread_or_timer(make_app, qtbot):
     app = start_held(make_app, qtbot, 2)
     app.gate.release(10_000)
     app.close()
-    assert not app.controller._thread.isRunning()
+    assert not app.models.running
     assert not app.window.chat._tick.isActive()
     assert app.engines[-1].closed
 
 
 def test_context_meter_counts_history_and_reserve(make_app, qtbot):
     app = make_app()
-    with qtbot.waitSignal(app.controller.context_measured) as first:
+    with qtbot.waitSignal(app.session.context_measured) as first:
         app.load()
-    tokens0, reserve, size = first.args
-    assert size == 4096 and reserve == 1024 and tokens0 > 0  # the system prompt alone
-    with qtbot.waitSignal(app.controller.context_measured) as after:
+    reading = first.args[0]
+    tokens0, reserve, size = reading.used, reading.reserve, reading.size
+    assert size == 4096 and reserve == 1024 and tokens0 > 0  # the system prompt alone; a quarter kept
+    with qtbot.waitSignal(app.session.context_measured) as after:
         app.ask("How many primes are below 20?")
-    assert after.args[0] > tokens0
+    assert after.args[0].used > tokens0
     assert app.window.context_meter.format().endswith("/ 4,096")
 
 
@@ -223,5 +224,5 @@ def test_sending_keeps_the_widgets_already_shown(make_app):
     for message_id, widget in first_widgets.items():
         assert app.window.chat.widgets[message_id] is widget  # not rebuilt
     assert len(app.window.chat.widgets) == 4
-    app.controller.select_thread(app.controller.new_thread())
+    app.session.select_thread(app.session.new_thread())
     assert app.window.chat.widgets == {}

@@ -7,12 +7,13 @@ def test_typed_text_counts_and_overflow_shows(make_app):
     app.ask("Hello there")
     meter = app.window.context_meter
     before = meter.value()
-    with app.qtbot.waitSignal(app.controller.context_measured, timeout=5000) as sig:
+    with app.qtbot.waitSignal(app.session.context_measured, timeout=5000) as sig:
         app.window.composer.setPlainText("word " * 50)
-    tokens, reserve, size = sig.args
+    r = sig.args[0]
+    tokens, reserve, size = r.used, r.reserve, r.size
     assert meter.value() == min(tokens + reserve, size) > before
     assert meter.property("over") is False
-    with app.qtbot.waitSignal(app.controller.context_measured, timeout=5000) as sig:
+    with app.qtbot.waitSignal(app.session.context_measured, timeout=5000) as sig:
         app.window.composer.setPlainText("word " * (size + 10))
-    assert sig.args[0] + sig.args[1] > size and meter.property("over") is True
+    assert sig.args[0].used + sig.args[0].reserve > size and meter.property("over") is True
     assert f"/ {size:,}" in meter.format()

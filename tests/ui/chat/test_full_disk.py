@@ -19,7 +19,7 @@ def test_full_disk_while_streaming(make_app):
     for engine in app.engines:
         engine.delay = 0.002  # long enough to cross the one-second save at least once
     notices = []
-    app.controller.notice.connect(notices.append)
+    app.session.notice.connect(notices.append)
     app.ask("Now think long")
     assert notices and "disk is full" in notices[0]
     assert len([n for n in notices if "history file" in n]) <= 2  # said once per failing save kind, not each second
@@ -29,7 +29,7 @@ def test_full_disk_while_streaming(make_app):
     # left for the next start to mark as interrupted.
     app.store._conn.execute("PRAGMA max_page_count = 1073741823")
     app.ask("And now?")
-    path = app.store.path(app.controller.thread_id)
+    path = app.store.path(app.session.thread_id)
     assert path[-1].state == "complete" and path[-1].content.startswith("The answer is 42.")
     assert path[-3].state == "streaming"
     assert app.store.mark_interrupted() == 1
@@ -56,9 +56,9 @@ def test_full_disk_before_sending_keeps_the_question(make_app):
     app.ask("First")
     fill_up(app.store)
     notices = []
-    app.controller.notice.connect(notices.append)
+    app.session.notice.connect(notices.append)
     app.window.composer.setPlainText("word " * 20000)  # bigger than the room left
     app.window.send_button.click()
     assert notices and "disk is full" in notices[-1]
     assert app.window.composer.toPlainText().startswith("word ")  # nothing lost
-    assert not app.controller.busy
+    assert not app.session.busy

@@ -6,7 +6,7 @@ def test_live_speed_then_totals(make_app):
     app.script = "<think>" + "step " * 60 + "</think>" + "done " * 20
     app.load()
     shown = []
-    app.controller.rate_updated.connect(lambda _rate: shown.append(app.window.stats_label.text()))
+    app.session.rate_updated.connect(lambda _rate: shown.append(app.window.stats_label.text()))
     app.ask("Go")
     assert shown and all(" tok/s · " in text and text.endswith(" s") for text in shown)
     tokens = [int(text.split(" · ")[1].split()[0].replace(",", "")) for text in shown]

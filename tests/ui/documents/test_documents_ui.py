@@ -51,7 +51,7 @@ def notes(tmp_path, name="notes.txt", secret="PLUTO-42"):
 
 def send(app, qtbot, text: str) -> None:
     app.window.composer.setPlainText(text)
-    with qtbot.waitSignal(app.controller.busy_changed, check_params_cb=lambda busy: not busy, timeout=20000):
+    with qtbot.waitSignal(app.session.busy_changed, check_params_cb=lambda busy: not busy, timeout=20000):
         app.window.send_button.click()
 
 
@@ -117,7 +117,7 @@ def test_cancel_stops_reading_and_drops_the_chip(make_app, qtbot, tmp_path, monk
     assert app.window.documents.pending == [] and row.chips == []
     app.close()
     assert not app.window.documents.reader._thread.isRunning()
-    assert not app.controller._thread.isRunning()
+    assert not app.models.running
 
 
 def test_whole_document_goes_in_and_stays_with_the_thread(make_app, qtbot, tmp_path, monkeypatch):
@@ -134,8 +134,8 @@ def test_whole_document_goes_in_and_stays_with_the_thread(make_app, qtbot, tmp_p
     assert sent[-1].content.startswith('<document name="notes.txt"') and "PLUTO-42" in sent[-1].content
     assert sent[-1].content.endswith("What is the secret code?")
     assert app.window.documents.pending == [] and app.window.composer.toPlainText() == ""
-    user = app.store.path(app.controller.thread_id)[0]
-    chips = app.window.chat.widgets[user.id].chips
+    user = app.store.path(app.session.thread_id)[0]
+    chips = app.window.chat.widgets[user.id].extra("chips")
     assert "notes.txt" in chip_texts(chips)[0]
     assert before >= 0
 
@@ -155,12 +155,12 @@ def test_whole_document_goes_in_and_stays_with_the_thread(make_app, qtbot, tmp_p
     app.window.documents.clear()
 
     # Reopened in a new window on the same data: chips come from the store.
-    thread_id = app.controller.thread_id
+    thread_id = app.session.thread_id
     app.close()
     again = make_app()
-    again.controller.select_thread(thread_id)
+    again.session.select_thread(thread_id)
     user = again.store.path(thread_id)[0]
-    chip = again.window.chat.widgets[user.id].chips.chips[0]
+    chip = again.window.chat.widgets[user.id].extra("chips").chips[0]
     assert chip.attachment.state == "ready" and "PLUTO-42" in chip.attachment.doc.text
 
 
@@ -178,8 +178,8 @@ def test_too_long_asks_first_and_passages_are_listed_as_sources(make_app, qtbot,
     prompt = app.engines[-1].requests[-1][-1].content
     assert "MANGO" in prompt and 'given="passages"' in prompt
     assert len(set(re.findall(r"Line (\d+) talks", prompt))) < 599  # not the whole text
-    reply = app.store.path(app.controller.thread_id)[-1]
-    sources = app.window.chat.widgets[reply.id].sources
+    reply = app.store.path(app.session.thread_id)[-1]
+    sources = app.window.chat.widgets[reply.id].extra("sources")
     assert not sources.body.isVisibleTo(sources)
     assert sources.toggle.text().startswith(f"▸ Sources: {len(plan.documents[0].passages)} passages")
     sources.toggle.click()
@@ -187,11 +187,11 @@ def test_too_long_asks_first_and_passages_are_listed_as_sources(make_app, qtbot,
     assert any("long.txt line" in row for row in sources.row_texts())
 
     # Reopened, the reply still lists its sources.
-    thread_id = app.controller.thread_id
+    thread_id = app.session.thread_id
     app.close()
     again = make_app()
-    again.controller.select_thread(thread_id)
-    assert again.window.chat.widgets[reply.id].sources.row_texts() == sources.row_texts()
+    again.session.select_thread(thread_id)
+    assert again.window.chat.widgets[reply.id].extra("sources").row_texts() == sources.row_texts()
 
 
 def test_cancel_in_the_budget_question_sends_nothing(make_app, qtbot, tmp_path, monkeypatch):
@@ -214,16 +214,16 @@ def test_cancel_in_the_budget_question_sends_nothing(make_app, qtbot, tmp_path, 
 def test_a_larger_context_reloads_and_sends_the_whole_text(make_app, qtbot, tmp_path, monkeypatch):
     monkeypatch.setattr(Dialogs, "documents_dont_fit", staticmethod(lambda parent, plan, larger: "context"))
     app = make_app()
-    app.controller._worker._factory = lambda path, load: app.engines.append(
+    app.models._worker._factory = lambda path, load: app.engines.append(
         ScriptedEngine(chunk=6, context_size=load.n_ctx or 4096)) or app.engines[-1]
     app.load()
     drop(app.window.chat.viewport(), [long_text(tmp_path)])
     settled(app, qtbot)
     app.window.composer.setPlainText("What is the zebra password?")
-    with qtbot.waitSignal(app.controller.message_finished, timeout=20000):
+    with qtbot.waitSignal(app.session.message_finished, timeout=20000):
         app.window.send_button.click()
-    assert app.controller.settings.context_size > 4096
-    assert app.engines[-1].context_size == app.controller.settings.context_size
+    assert app.settings.value.context_size > 4096
+    assert app.engines[-1].context_size == app.settings.value.context_size
     prompt = app.engines[-1].requests[-1][-1].content
     assert 'given="whole"' in prompt and "Line 5 talks" in prompt and "MANGO" in prompt
 
@@ -268,18 +268,18 @@ def asked_about_notes(make_app, qtbot, tmp_path):
 
 def test_regenerate_sends_the_documents_again(make_app, qtbot, tmp_path):
     app, first = asked_about_notes(make_app, qtbot, tmp_path)
-    reply = app.store.path(app.controller.thread_id)[-1]
-    with qtbot.waitSignal(app.controller.busy_changed, check_params_cb=lambda b: not b, timeout=20000):
-        app.controller.regenerate(reply.id)
+    reply = app.store.path(app.session.thread_id)[-1]
+    with qtbot.waitSignal(app.session.busy_changed, check_params_cb=lambda b: not b, timeout=20000):
+        app.session.regenerate(reply.id)
     assert app.engines[-1].requests[-1] == first
 
 
 def test_an_edited_question_keeps_its_documents(make_app, qtbot, tmp_path):
     app, first = asked_about_notes(make_app, qtbot, tmp_path)
-    user = app.store.path(app.controller.thread_id)[-2]
-    with qtbot.waitSignal(app.controller.busy_changed, check_params_cb=lambda b: not b, timeout=20000):
-        app.controller.edit_and_resend(user.id, "Which code is secret?")
-    edited = app.store.path(app.controller.thread_id)[-2]
+    user = app.store.path(app.session.thread_id)[-2]
+    with qtbot.waitSignal(app.session.busy_changed, check_params_cb=lambda b: not b, timeout=20000):
+        app.session.edit_and_resend(user.id, "Which code is secret?")
+    edited = app.store.path(app.session.thread_id)[-2]
     assert edited.id != user.id and edited.content == "Which code is secret?"
     assert [a.name for a in app.store.attachments(edited.id)] == [a.name for a in app.store.attachments(user.id)]
     sent = app.engines[-1].requests[-1]

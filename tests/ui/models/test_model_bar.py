@@ -49,26 +49,26 @@ def gpu_machine(monkeypatch):
 
 
 def _load(app, path):
-    with app.qtbot.waitSignal(app.controller.model_changed, check_params_cb=lambda s, t: s in ("ready", "failed"),
+    with app.qtbot.waitSignal(app.models.model_changed, check_params_cb=lambda s, t: s in ("ready", "failed"),
                               timeout=30000):
-        app.controller.load_model(str(path))
+        app.models.load_model(str(path))
 
 
 def test_apply_reloads_with_the_chosen_layers(make_app, tiny_phi3, gpu_machine):
     app = make_app()
     loads = []
     factory = app._factory
-    app.controller._worker._factory = lambda path, load: (loads.append(load.n_gpu_layers), factory(path, load))[1]
+    app.models._worker._factory = lambda path, load: (loads.append(load.n_gpu_layers), factory(path, load))[1]
     _load(app, tiny_phi3)
-    plan = app.controller.load_plan
+    plan = app.models.load_plan
     assert plan.auto and loads == [plan.layout.layer_count]  # a tiny model fits whole
     bar = app.window.offload
     assert bar.slider.maximum() == plan.layout.layer_count and bar.slider.isEnabled()
     bar.slider.setValue(2)
-    with app.qtbot.waitSignal(app.controller.model_changed, check_params_cb=lambda s, t: s == "ready", timeout=30000):
+    with app.qtbot.waitSignal(app.models.model_changed, check_params_cb=lambda s, t: s == "ready", timeout=30000):
         bar.apply_button.click()
-    assert loads[-1] == 2 and app.controller.settings.n_gpu_layers == 2
-    assert app.controller.load_plan.n_gpu_layers == 2 and bar.slider.value() == 2
+    assert loads[-1] == 2 and app.settings.value.n_gpu_layers == 2
+    assert app.models.load_plan.n_gpu_layers == 2 and bar.slider.value() == 2
 
 
 def test_out_of_memory_names_the_cost_and_offers_a_retry(make_app, monkeypatch, gpu_machine):
@@ -85,14 +85,14 @@ def test_out_of_memory_names_the_cost_and_offers_a_retry(make_app, monkeypatch, 
             raise OutOfMemory("Not enough GPU and system memory to load phi4.gguf.")
         return factory(path, load)
 
-    app.controller._worker._factory = factory_that_runs_out
-    app.controller.settings = app.controller.settings.with_changes(n_gpu_layers=41, context_size=4096)
+    app.models._worker._factory = factory_that_runs_out
+    app.settings.value = app.settings.value.with_changes(n_gpu_layers=41, context_size=4096)
     asked = []
     monkeypatch.setattr(Dialogs, "confirm", staticmethod(lambda *a: asked.append(a[2]) or True))
     notices = []
-    app.controller.notice.connect(notices.append)
-    with app.qtbot.waitSignal(app.controller.model_changed, check_params_cb=lambda s, t: s == "ready", timeout=30000):
-        app.controller.load_model("/models/phi4.gguf")
+    app.models.notice.connect(notices.append)
+    with app.qtbot.waitSignal(app.models.model_changed, check_params_cb=lambda s, t: s == "ready", timeout=30000):
+        app.models.load_model("/models/phi4.gguf")
     assert loads == [41, fits]
     assert "41 of 41 layers" in notices[0] and "GB free" in notices[0]
     assert f"Retry with {fits} of 41 layers" in asked[0]
@@ -102,13 +102,13 @@ def test_real_load_shows_progress_then_the_plan(make_app, smollm2):
     from app.ui.models.generation_worker import llama_factory
 
     app = make_app()
-    app.controller._worker._factory = llama_factory
+    app.models._worker._factory = llama_factory
     states = []
-    app.controller.model_changed.connect(lambda state, text: states.append((state, text)))
+    app.models.model_changed.connect(lambda state, text: states.append((state, text)))
     _load(app, smollm2)
     loading = [text for state, text in states if state == "loading"]
     percents = [int(t.rsplit(" ", 1)[1].rstrip("%")) for t in loading if t.endswith("%")]
     assert percents and percents == sorted(percents) and percents[-1] == 100
     assert states[-1][0] == "ready"
-    plan = app.controller.load_plan
+    plan = app.models.load_plan
     assert plan.layout.block_count == 30 and app.window.offload.backend_label.text()

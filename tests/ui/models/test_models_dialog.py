@@ -20,7 +20,7 @@ from app.core.scripted_engine import ScriptedEngine
 from app.core.store import Store
 from app.core.verify import VerifiedStore
 from app.settings import Settings
-from app.ui.controller import ChatController
+from app.ui.chat.chat_session import ChatSession
 from app.ui.dialogs import Dialogs
 from app.ui.models.download_worker import DownloadPlace
 from app.ui.main_window import MainWindow
@@ -55,8 +55,10 @@ class UI:
         self.manager = ModelManager(Catalog(CATALOG), place, ImportedModels(tmp_path / "models.json"),
                                     lmstudio=[self.lmstudio])
         self.store = Store(tmp_path / "chat.db")
-        self.controller = ChatController(self.store, Settings(), factory=self._factory)
-        self.window = MainWindow(self.controller, models=self.manager)
+        self.session = ChatSession.create(self.store, Settings(), self._factory)
+        self.models = self.session.models
+        self.settings = self.session.settings
+        self.window = MainWindow(self.session, manager=self.manager)
         self.window.show()
 
     def _factory(self, path, load):
@@ -147,10 +149,10 @@ def test_download_shows_progress_in_the_dialog_and_status_bar_then_use_loads_it(
     row = dialog.row_for("tiny")
     assert (row.state.text(), row.action.text()) == ("downloaded, verified", "Use")
 
-    with qtbot.waitSignal(ui.controller.model_changed, check_params_cb=lambda s, t: s == "ready"):
+    with qtbot.waitSignal(ui.models.model_changed, check_params_cb=lambda s, t: s == "ready"):
         row.action.click()
-    assert ui.controller.model_path == path and ui.engines == [Path(path)]
-    assert ui.controller.settings.model_path == path  # loaded again at the next start
+    assert ui.models.model_path == path and ui.engines == [Path(path)]
+    assert ui.settings.value.model_path == path  # loaded again at the next start
 
 
 def test_pause_then_resume_continues_with_a_range_request(ui, hub, tiny_phi3, qtbot):
@@ -197,11 +199,11 @@ def test_no_network_says_what_to_do_and_the_app_stays_usable(ui, hub, qtbot):
         dialog.row_for("tiny").action.click()
     assert "Check your connection; the download resumes where it stopped" in dialog.message.text()
     assert dialog.row_for("tiny").action.isEnabled()
-    with qtbot.waitSignal(ui.controller.model_changed, check_params_cb=lambda s, t: s == "ready"):
-        ui.controller.load_model("/models/scripted.gguf")
-    with qtbot.waitSignal(ui.controller.busy_changed, check_params_cb=lambda busy: not busy):
-        assert ui.controller.send("Still there?")
-    assert ui.store.path(ui.controller.thread_id)[-1].content == "Done."
+    with qtbot.waitSignal(ui.models.model_changed, check_params_cb=lambda s, t: s == "ready"):
+        ui.models.load_model("/models/scripted.gguf")
+    with qtbot.waitSignal(ui.session.busy_changed, check_params_cb=lambda busy: not busy):
+        assert ui.session.send("Still there?")
+    assert ui.store.path(ui.session.thread_id)[-1].content == "Done."
 
 
 def test_a_file_missing_from_the_hub_is_reported(ui, qtbot):
@@ -229,7 +231,7 @@ def test_an_unchecked_download_is_verified_before_it_loads(ui, qtbot):
     ui.manager.store.forget(Path(path))
     checked = []
     ui.manager.verify_progressed.connect(lambda p, done, total: checked.append((done, total)))
-    with qtbot.waitSignal(ui.controller.model_changed, check_params_cb=lambda s, t: s == "ready"):
+    with qtbot.waitSignal(ui.models.model_changed, check_params_cb=lambda s, t: s == "ready"):
         ui.window.choose_model(path)
     assert checked and checked[-1][0] == checked[-1][1] == Path(path).stat().st_size
     assert ui.manager.store.state(Path(path)) == "verified" and ui.engines == [Path(path)]
@@ -248,7 +250,7 @@ def test_a_damaged_file_is_never_loaded_and_offered_again(ui, said, qtbot):
         ui.window.choose_model(path)
     (title, why, action), = said["asked"]
     assert "damaged" in why and action == "Download again"
-    assert ui.engines == [] and ui.controller.model_path is None
+    assert ui.engines == [] and ui.models.model_path is None
     row = dialog.row_for("tiny")
     assert row.state.text().startswith("damaged") and row.action.text() == "Download again"
 
@@ -262,7 +264,7 @@ def test_import_of_a_bad_file_shows_why(ui, said, tmp_path):
 
 
 def test_import_of_a_good_file_adds_it_and_loads_it(ui, said, tiny_phi3, qtbot):
-    with qtbot.waitSignal(ui.controller.model_changed, check_params_cb=lambda s, t: s == "ready"):
+    with qtbot.waitSignal(ui.models.model_changed, check_params_cb=lambda s, t: s == "ready"):
         assert ui.window.import_model(tiny_phi3)
     assert [e["path"] for e in ui.manager.imported.entries()] == [str(tiny_phi3.resolve())]
     assert said["asked"][0][2] == "Load" and ui.engines == [tiny_phi3]
@@ -306,15 +308,15 @@ def test_first_run_offers_the_default_download_and_loads_it(ui, qtbot):
     assert panel.isVisible() and not ui.window.chat.isVisible()
     assert panel.download_button.text().startswith("Download Tiny-Phi (about ")
     assert panel.import_button.text() == "I already have a .gguf…"
-    with qtbot.waitSignal(ui.controller.model_changed, timeout=30000, check_params_cb=lambda s, t: s == "ready"):
+    with qtbot.waitSignal(ui.models.model_changed, timeout=30000, check_params_cb=lambda s, t: s == "ready"):
         panel.download_button.click()
-    assert ui.controller.model_path and Path(ui.controller.model_path).name == FILE
+    assert ui.models.model_path and Path(ui.models.model_path).name == FILE
     assert not panel.isVisible() and ui.window.chat.isVisible()
 
 
 def test_a_remembered_model_that_is_gone_leads_to_the_first_run_offer(ui, qtbot, tmp_path):
     missing = str(tmp_path / "deleted.gguf")
-    ui.controller._worker._factory = lambda path, load: (_ for _ in ()).throw(ModelMissing(f"{path} is gone."))
-    with qtbot.waitSignal(ui.controller.model_changed, check_params_cb=lambda s, t: s == "failed"):
+    ui.models._worker._factory = lambda path, load: (_ for _ in ()).throw(ModelMissing(f"{path} is gone."))
+    with qtbot.waitSignal(ui.models.model_changed, check_params_cb=lambda s, t: s == "failed"):
         ui.window.choose_model(missing)
     assert ui.window.models.first_run.isVisible() and not ui.window.chat.isVisible()

@@ -30,8 +30,8 @@ def test_settings_file_round_trip_and_damage(tmp_path):
 def test_applied_settings_change_the_view_and_are_saved(make_app):
     app = make_app()
     saved = []
-    app.controller.settings_changed.connect(saved.append)
-    app.window.apply_settings(app.controller.settings.with_changes(layout="stacked", temperature=0.1))
+    app.settings.changed.connect(lambda new, _old: saved.append(new))
+    app.window.apply_settings(app.settings.value.with_changes(layout="stacked", temperature=0.1))
     assert app.window.chat.layout_mode == "stacked" and not app.window.chat.side_by_side
     assert saved[-1].temperature == 0.1
     app.load()

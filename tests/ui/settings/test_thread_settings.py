@@ -9,7 +9,7 @@ def test_own_prompt_and_sampling_reach_the_engine(make_app, monkeypatch):
     app = make_app()
     app.load()
     app.ask("First thread")
-    first = app.controller.thread_id
+    first = app.session.thread_id
 
     def fill(dialog: ThreadSettingsDialog) -> bool:
         assert not dialog.own_prompt.isChecked()  # follows the default until chosen
@@ -29,18 +29,18 @@ def test_own_prompt_and_sampling_reach_the_engine(make_app, monkeypatch):
     engine = app.engines[-1]
     assert engine.requests[-1][0].role == "system" and engine.requests[-1][0].content == "You are terse."
     assert (engine.params[-1].temperature, engine.params[-1].seed) == (0.3, 42)
-    assert engine.params[-1].top_p == app.controller.settings.top_p  # not overridden
+    assert engine.params[-1].top_p == app.settings.value.top_p  # not overridden
 
-    app.controller.new_thread()
+    app.session.new_thread()
     app.ask("Other thread")
-    assert engine.requests[-1][0].content == app.controller.settings.system_prompt
-    assert engine.params[-1].temperature == app.controller.settings.temperature
+    assert engine.requests[-1][0].content == app.settings.value.system_prompt
+    assert engine.params[-1].temperature == app.settings.value.temperature
 
     # A new window on the same file sees the thread's own values in its dialog.
     app.close()
     again = make_app()
     thread = again.store.get_thread(first)
-    dialog = ThreadSettingsDialog(thread, again.controller.settings)
+    dialog = ThreadSettingsDialog(thread, again.settings.value)
     again.qtbot.addWidget(dialog)
     assert dialog.system_prompt() == "You are terse."
     assert dialog.overrides() == {"temperature": 0.3, "seed": 42}
@@ -51,6 +51,6 @@ def test_cancelled_dialog_changes_nothing(make_app, monkeypatch):
     app.load()
     app.ask("Hello")
     monkeypatch.setattr(Dialogs, "run", staticmethod(lambda dialog: dialog.own_prompt.setChecked(True) or False))
-    app.window.edit_thread_settings(app.controller.thread_id)
-    thread = app.store.get_thread(app.controller.thread_id)
+    app.window.edit_thread_settings(app.session.thread_id)
+    thread = app.store.get_thread(app.session.thread_id)
     assert thread.system_prompt is None and thread.settings == {}

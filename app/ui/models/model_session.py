@@ -1,0 +1,195 @@
+"""The model on the GUI thread: loading (with the fit plan and the out-of-memory retry),
+and the one worker thread that owns the engine. Everything else reaches the model
+through the public methods here: generation, token counts, fitting documents.
+
+It never blocks on the model: requests go to the worker as queued signals, answers
+come back as signals.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, Signal
+
+from app.core.conversation import Request
+from app.core.engine import LoadParams
+from app.core.types import Message
+from app.ui.models.generation_worker import EngineFactory, GenerationWorker, LoadedModel, llama_factory
+from app.ui.settings.app_settings import AppSettings
+
+
+class ModelSession(QObject):
+    model_changed = Signal(str, str)  # state: none|loading|ready|failed, text for people
+    load_planned = Signal(object)  # LoadPlan for the load under way (the layers slider's input)
+    retry_suggested = Signal(int)  # layers to retry with after running out of memory
+    notice = Signal(str)  # a message for the person
+    generating_changed = Signal(bool)
+    # Answers from the worker, by request id (see GenerationWorker).
+    events_ready = Signal(int, object)
+    generation_finished = Signal(int)
+    generation_failed = Signal(int, str)
+    prompt_counted = Signal(int, int, int)  # request id, tokens, context size
+    documents_counted = Signal(int, object)  # request id, token counts
+    documents_planned = Signal(int, object, object)  # request id, ContextPlan, Request (or None, None)
+
+    _load_requested = Signal(str, object)
+    _count_requested = Signal(int, object)
+    _count_documents_requested = Signal(int, object)
+    _plan_requested = Signal(int, object, object, object)
+    _generate_requested = Signal(int, object, object, object, object)
+
+    def __init__(self, settings: AppSettings, factory: EngineFactory = llama_factory) -> None:
+        super().__init__()
+        self.settings = settings
+        self.model_path: str | None = None
+        self.model_name = ""
+        self.context_size = 0
+        self.load_plan = None  # LoadPlan of the model loaded or loading
+        self.failed_path: str | None = None  # the model whose load failed last (for a retry)
+        self.template_problem: str | None = None
+        self._generating: int | None = None  # request id of the reply being generated
+        self._next_request = 0
+        self._thread = QThread()
+        self._thread.setObjectName("generation")
+        self._worker = GenerationWorker(factory)
+        self._worker.moveToThread(self._thread)
+        w = self._worker
+        self._load_requested.connect(w.load)
+        self._generate_requested.connect(w.generate)
+        self._count_requested.connect(w.count)
+        self._count_documents_requested.connect(w.count_documents)
+        self._plan_requested.connect(w.plan_documents)
+        w.model_loaded.connect(self._on_model_loaded)
+        w.model_failed.connect(self._on_model_failed)
+        w.load_planned.connect(self._on_load_planned)
+        w.retry_suggested.connect(self.retry_suggested)
+        w.load_progress.connect(self._on_load_progress)
+        w.events_ready.connect(self.events_ready)
+        w.generation_finished.connect(self._on_generation_finished)
+        w.generation_failed.connect(self._on_generation_failed)
+        w.prompt_counted.connect(self.prompt_counted)
+        w.documents_counted.connect(self.documents_counted)
+        w.documents_planned.connect(self.documents_planned)
+        settings.changed.connect(self._settings_changed)
+        self._thread.start()
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def load_model(self, path: str) -> None:
+        self.model_path = path
+        self.context_size = 0
+        self.model_changed.emit("loading", f"Loading {Path(path).name}…")
+        s = self.settings.value
+        self._load_requested.emit(path, LoadParams(n_gpu_layers=s.n_gpu_layers, n_ctx=s.context_size))
+
+    def _on_load_progress(self, percent: int) -> None:
+        if self.model_path:
+            self.model_changed.emit("loading", f"Loading {Path(self.model_path).name}… {percent}%")
+
+    def _on_load_planned(self, plan) -> None:
+        self.load_plan = plan
+        self.load_planned.emit(plan)
+
+    def _on_model_loaded(self, loaded: LoadedModel) -> None:
+        self.context_size = loaded.context_size
+        self.model_name = loaded.name
+        self.template_problem = loaded.template_problem
+        if loaded.path != self.settings.value.model_path:  # reopen it at the next start
+            self.settings.update(model_path=loaded.path)
+        self.model_changed.emit("ready", loaded.name)
+        if loaded.template_problem:
+            self.notice.emit(loaded.template_problem)
+
+    def _on_model_failed(self, message: str) -> None:
+        self.failed_path, self.model_path = self.model_path, None
+        self.context_size = 0
+        self.model_changed.emit("failed", message)
+        self.notice.emit(message)
+
+    def set_gpu_layers(self, layers: int) -> None:
+        """Choose a layers setting (a count, or AUTO_LAYERS) and reload the model with it
+        (or retry the model that just failed to load)."""
+        self.settings.update(n_gpu_layers=layers)
+        if self.model_path is None and self.failed_path and not self.generating:
+            self.load_model(self.failed_path)
+
+    def _settings_changed(self, new, old) -> None:
+        reload = (new.context_size, new.n_gpu_layers) != (old.context_size, old.n_gpu_layers)
+        if reload and self.model_path and not self.generating:
+            self.load_model(self.model_path)
+
+    @property
+    def model_ready(self) -> bool:
+        return self.context_size > 0 and self.model_path is not None
+
+    # -- requests to the model ---------------------------------------------------------------
+
+    def _request_id(self) -> int:
+        self._next_request += 1
+        return self._next_request
+
+    @property
+    def generating(self) -> bool:
+        return self._generating is not None
+
+    def generate(self, request: Request, cancel: threading.Event, answer_now: threading.Event) -> int:
+        """Start a reply; its events come back as events_ready(id, events), then
+        generation_finished(id) or generation_failed(id, message)."""
+        request_id = self._request_id()
+        self._generating = request_id
+        self.generating_changed.emit(True)
+        self._generate_requested.emit(request_id, request.messages, request.params, cancel, answer_now)
+        return request_id
+
+    def _on_generation_finished(self, request_id: int) -> None:
+        self.generation_finished.emit(request_id)
+        self._done(request_id)
+
+    def _on_generation_failed(self, request_id: int, message: str) -> None:
+        self.generation_failed.emit(request_id, message)
+        self._done(request_id)
+
+    def _done(self, request_id: int) -> None:
+        if self._generating == request_id:
+            self._generating = None
+            self.generating_changed.emit(False)
+
+    def count(self, messages: list[Message]) -> int | None:
+        """Measure a conversation (answered by prompt_counted); None when no model is ready."""
+        if not self.model_ready:
+            return None
+        request_id = self._request_id()
+        self._count_requested.emit(request_id, messages)
+        return request_id
+
+    def count_documents(self, docs: list) -> int | None:
+        """Whole-text token counts for `docs` (answered by documents_counted)."""
+        if not self.model_ready:
+            return None
+        request_id = self._request_id()
+        self._count_documents_requested.emit(request_id, docs)
+        return request_id
+
+    def plan_documents(self, request: Request, docs: list, known: dict) -> int | None:
+        """Fit `docs` into `request` (answered by documents_planned)."""
+        if not self.model_ready:
+            return None
+        request_id = self._request_id()
+        self._plan_requested.emit(request_id, request, docs, known)
+        return request_id
+
+    # -- shutdown ------------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._thread.isRunning()
+
+    def shutdown(self) -> None:
+        """Free the model on its own thread and end the thread (a reply must be cancelled first)."""
+        if not self._thread.isRunning():
+            return
+        QMetaObject.invokeMethod(self._worker, "close", Qt.ConnectionType.BlockingQueuedConnection)
+        self._thread.quit()
+        self._thread.wait()
