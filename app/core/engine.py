@@ -26,7 +26,7 @@ import llama_cpp
 from app.core import llama_runtime
 from app.core.context_rules import DEFAULT_CONTEXT, default_context, reply_reserve  # noqa: F401 (re-exported)
 from app.core.detokenize import Utf8Stream
-from app.core.errors import AppError, ContextOverflow, GenerationError
+from app.core.errors import AppError, ContextOverflow, GenerationError, PromptError
 from app.core.load_errors import translate_context_failure, translate_model_failure
 from app.core.model_file import ModelFileInfo, inspect_model_file
 from app.core.prompt import PromptRenderer, RenderedPrompt
@@ -209,6 +209,12 @@ class LlamaEngine:
     def render(self, messages: Sequence[Message]) -> RenderedPrompt:
         return self._renderer.render(list(messages))
 
+    @property
+    def template_problem(self) -> str | None:
+        """Why the model's own chat template is not used, as a sentence for people; None when it is
+        (or the model has none). Set at load, or at the first render that runs over or fails."""
+        return self._renderer.template_problem
+
     def count_prompt_tokens(self, messages: Sequence[Message]) -> int:
         return len(self.tokenize(self.render(messages).text))
 
@@ -237,7 +243,8 @@ class LlamaEngine:
         """Generate a reply to `messages` as reasoning/answer events, then a stats event.
 
         Raises ContextOverflow before any work if the prompt and the reply's reserve
-        (context_rules.reply_reserve) do not fit. Setting `cancel` (from any thread) stops within a token or a
+        (context_rules.reply_reserve) do not fit, and PromptError if the prompt is empty
+        or holds a token outside the vocabulary. Setting `cancel` (from any thread) stops within a token or a
         prompt batch; setting `answer_now` closes the thinking and lets the model
         answer from there.
         """
@@ -245,6 +252,18 @@ class LlamaEngine:
             raise AppError("The model has been unloaded.")
         rendered = self.render(messages)
         tokens = self.tokenize(rendered.text)
+        # llama.cpp aborts the whole process when asked to sample after an empty prompt (there
+        # are no logits), and cannot evaluate a token id outside the vocabulary: refuse both
+        # here, before anything is decoded.
+        if not tokens:
+            raise PromptError(
+                "The model's chat template turned this conversation into an empty prompt, so there "
+                "is nothing for the model to read. Use another model."
+            )
+        n_vocab = llama_cpp.llama_vocab_n_tokens(self._vocab)
+        if not all(0 <= t < n_vocab for t in tokens):
+            raise PromptError("The prompt holds a token this model does not have, so it cannot be read. "
+                              "Use another model.")
         reserved = reply_reserve(params, self.context_size)
         if len(tokens) + reserved > self.context_size:
             raise ContextOverflow(len(tokens), self.context_size, reserved)

@@ -62,6 +62,10 @@ class ContextOverflow(AppError):
         self.reserved = reserved
 
 
+class PromptError(AppError):
+    """The conversation rendered to a prompt the model cannot read (empty, unknown tokens)."""
+
+
 class GenerationError(AppError):
     """llama.cpp failed while generating (a decode call returned an error)."""
 

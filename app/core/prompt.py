@@ -1,7 +1,7 @@
 """Turning a conversation into the model's prompt text.
 
-The chat template stored in the GGUF is used when it renders; otherwise a built-in
-Phi-4 format. Earlier assistant turns go in with their answer only (never their
+The chat template stored in the GGUF is used when it renders within its budget;
+otherwise a built-in Phi-4 format. Earlier assistant turns go in with their answer only (never their
 thinking), as Phi-4-reasoning's own template does, so a follow-up only has to
 evaluate the last answer and the new message: everything before it is still in
 the KV cache.
@@ -9,9 +9,11 @@ the KV cache.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 
+from app.core.chat_template import ChatTemplate, TemplateProblem
 from app.core.types import Message
 
 log = logging.getLogger(__name__)
@@ -61,32 +63,65 @@ def render_builtin(messages: list[Message]) -> str:
     return "".join(parts)
 
 
+# Why a model's own template is not used, in words for people.
+PROBLEMS = {
+    "slow": "The model's chat template took too long to render, so Ponder uses the built-in Phi-4 format.",
+    "large": "The model's chat template produced far too much text, so Ponder uses the built-in Phi-4 format.",
+    "error": "The model's chat template does not work, so Ponder uses the built-in Phi-4 format.",
+}
+# Templates found unusable, by their text: a reload of the same model (a new context size,
+# another layer split) does not spend the time budget on it again.
+_unusable: dict[str, str] = {}
+
+
+def _key(template: str) -> str:
+    return hashlib.sha256(template.encode("utf-8", "replace")).hexdigest()
+
+
 class PromptRenderer:
-    """Renders with the GGUF's Jinja template, falling back to the built-in format."""
+    """Renders with the GGUF's Jinja template, falling back to the built-in format.
+
+    The template is untrusted code: each render has a time and size budget
+    (chat_template.ChatTemplate). Once it runs over or fails, this renderer uses the
+    built-in format from then on and `template_problem` says why, as a sentence for
+    people; it stays None while the model's template works (or the model has none).
+    """
 
     def __init__(self, template: str | None, bos_token: str = "", eos_token: str = "") -> None:
-        self._formatter = None
-        if template:
-            try:
-                # llama-cpp-python's formatter mirrors transformers' Jinja environment,
-                # including the {% generation %} tag in Microsoft's Phi-4 template.
-                from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-                self._formatter = Jinja2ChatFormatter(template, eos_token, bos_token)
-            except Exception as exc:  # a template that does not even parse
-                log.warning("chat template in the model does not parse (%s); using built-in Phi-4 format", exc)
-        else:
+        self._template: ChatTemplate | None = None
+        self._key = _key(template) if template else None
+        self.template_problem: str | None = _unusable.get(self._key) if self._key else None
+        if not template:
             log.info("model has no chat template; using built-in Phi-4 format")
+            return
+        if self.template_problem:
+            log.info("chat template found unusable before; using built-in Phi-4 format")
+            return
+        try:
+            self._template = ChatTemplate(template, bos_token, eos_token)
+        except TemplateProblem as exc:  # a template that does not even parse
+            self._give_up(exc)
+            return
+        # A first render now, so a template that hangs or fails is known when the model is
+        # loaded rather than at the first question.
+        self.render([Message("user", "Hello.")])
+
+    def _give_up(self, exc: TemplateProblem) -> None:
+        log.warning("chat template unusable (%s: %s); using built-in Phi-4 format", exc.kind, exc)
+        self._template = None
+        self.template_problem = PROBLEMS[exc.kind]
+        if len(_unusable) > 64:
+            _unusable.clear()
+        _unusable[self._key] = self.template_problem
 
     def render(self, messages: list[Message]) -> RenderedPrompt:
         text, template = None, "builtin"
-        if self._formatter is not None:
+        if self._template is not None:
             try:
-                payload = [{"role": m.role, "content": m.content} for m in messages]
-                text = self._formatter(messages=payload).prompt
+                text = self._template.render([{"role": m.role, "content": m.content} for m in messages])
                 template = "gguf"
-            except Exception as exc:
-                log.warning("chat template failed to render (%s); using built-in Phi-4 format", exc)
+            except TemplateProblem as exc:
+                self._give_up(exc)
         if text is None:
             text = render_builtin(messages)
         return RenderedPrompt(text, template, text.rstrip().endswith(THINK_OPEN))

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -241,3 +244,59 @@ def test_load_reports_progress_and_can_be_stopped(smollm2):
     assert seen and seen == sorted(seen) and seen[-1] == 1.0
     with pytest.raises(AppError):
         LlamaEngine(smollm2, LoadParams(n_ctx=512, progress=lambda f: f < 0.5))
+
+
+def run_engine_child(model, template: str, body: str) -> subprocess.CompletedProcess:
+    """Load `model` with `template` in a child process and run `body` (llama.cpp aborts the
+    process on some prompts; only a child can show that it no longer does)."""
+    code = (
+        "import json, sys; from app.core.engine import LlamaEngine, LoadParams; "
+        "from app.core.errors import AppError; from app.core.types import GenParams, Message\n"
+        f"eng = LlamaEngine({str(model)!r}, LoadParams(n_ctx=512, chat_template={template!r}))\n"
+        f"{body}\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    return subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300,
+                          check=False)
+
+
+def test_an_empty_prompt_is_refused_before_decoding(smollm2):
+    body = (
+        "assert eng.render([Message('user', 'Hi')]).text == ''\n"
+        "try:\n    list(eng.stream([Message('user', 'Hi')], GenParams(max_tokens=4)))\n"
+        "except AppError as exc:\n    print(type(exc).__name__, exc.user_message)\n"
+        "eng.close()"
+    )
+    done = run_engine_child(smollm2, "{% if false %}never{% endif %}", body)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("PromptError The model's chat template turned this conversation into an empty prompt")
+
+
+def test_a_token_outside_the_vocabulary_is_refused_before_decoding(smollm2):
+    body = (
+        "eng.tokenize = lambda text, starts_prompt=True: [1, 2, 10**6]\n"
+        "try:\n    list(eng.stream([Message('user', 'Hi')], GenParams(max_tokens=4)))\n"
+        "except AppError as exc:\n    print(type(exc).__name__, exc.user_message)\n"
+        "eng.close()"
+    )
+    done = run_engine_child(smollm2, "", body)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.startswith("PromptError The prompt holds a token this model does not have")
+
+
+def test_a_slow_template_is_abandoned_for_counting_and_sending(smollm2, monkeypatch):
+    from app.core import chat_template, prompt
+
+    monkeypatch.setattr(chat_template, "RENDER_SECONDS", 0.05)
+    monkeypatch.setattr(prompt, "_unusable", {})
+    slow = "{% for a in range(99999) %}{% for b in range(99999) %}{% endfor %}{% endfor %}"
+    with LlamaEngine(smollm2, LoadParams(n_ctx=2048, chat_template=slow)) as eng:
+        assert eng.template_problem == prompt.PROBLEMS["slow"]
+        builtin = eng.tokenize(prompt.render_builtin(ask("Hi")))
+        assert eng.count_prompt_tokens(ask("Hi")) == len(builtin)
+        _, stats = collect(eng.stream(ask("Hi"), GenParams(max_tokens=2, seed=1)))
+    assert stats.template == "builtin" and stats.prompt_tokens == len(builtin)
+
+
+def test_a_working_template_reports_no_problem(engine):
+    assert engine.template_problem is None
