@@ -212,8 +212,10 @@ def info(args: argparse.Namespace) -> int:
         print(json.dumps(row), flush=True)
         return 0
     mem = row["memory"]
-    lines = [f"file           {row['path']}", f"name           {row['name']}",
-             f"architecture   {row['architecture']}", f"blocks         {row['blocks']}",
+    # Name and architecture come from the file: no terminal control codes reach the screen.
+    shown = {k: "".join(c if c.isprintable() else " " for c in row[k]) for k in ("name", "architecture")}
+    lines = [f"file           {row['path']}", f"name           {shown['name']}",
+             f"architecture   {shown['architecture']}", f"blocks         {row['blocks']}",
              f"context        {row['context_length']} tokens", f"quantization   {row['quant'] or 'unknown'}",
              f"size           {_size(row['size_bytes'])}",
              f"chat template  {'yes' if row['chat_template'] else 'no (the built-in Phi-4 format is used)'}"]

@@ -156,9 +156,16 @@ def check_model_file(path: str | Path) -> ModelFileInfo:
     info = inspect_model_file(path)
     if info.architecture not in supported_architectures():
         raise UnsupportedArchitecture(
-            f"{info.path.name} uses the model architecture '{info.architecture or 'unknown'}', "
+            f"{info.path.name} uses the model architecture '{_quoted(info.architecture) or 'unknown'}', "
             f"which this app cannot run.", architecture=info.architecture)
     return info
+
+
+def _quoted(text: str, limit: int = 60) -> str:
+    """A string from a model file as part of a one-line message: control characters as
+    spaces, and cut short (the file may hold megabytes there)."""
+    text = "".join(" " if not c.isprintable() else c for c in text[: limit + 1])
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 class ImportedModels:

@@ -133,3 +133,26 @@ def test_strings_are_kept_as_written_and_wrong_types_ignored(tmp_path):
     assert info.block_count is None and info.context_length == 1 << 62
     layout = read_layout(path)
     assert layout.name == name and layout.block_count == 0 and layout.n_embd == 0
+
+
+def test_an_unknown_architecture_is_named_on_one_short_line(tmp_path):
+    from app.core.errors import UnsupportedArchitecture
+    from app.core.local_models import check_model_file
+
+    arch = "<i>evil</i>\nline two " + "x" * 10_000
+    path = write_raw_gguf(tmp_path / "alien.gguf", [kv_string("general.architecture", arch)])
+    assert inspect_model_file(path).architecture == arch  # the data itself is kept as written
+    with pytest.raises(UnsupportedArchitecture) as info:
+        check_model_file(path)
+    message = info.value.user_message
+    assert "'<i>evil</i> line two xxx" in message and "\n" not in message and len(message) < 200
+
+
+def test_models_info_prints_names_from_the_file_without_control_codes(tmp_path, app_home):
+    name = "Nice\x1b]0;owned\x07 <b>model</b>\r\nfake line"
+    path = write_raw_gguf(tmp_path / "odd.gguf", [ARCH, kv_string("general.name", name)])
+    code = f"sys.argv = ['app', 'models', 'info', {str(path)!r}]; runpy.run_module('app', run_name='__main__')"
+    done = run_limited(code, app_home)
+    assert done.returncode == 0, done.stderr
+    assert "name           Nice ]0;owned  <b>model</b>  fake line\n" in done.stdout
+    assert "\x1b" not in done.stdout and "\r" not in done.stdout
