@@ -9,14 +9,15 @@ import logging.handlers
 from app import APP_ID, paths
 
 
+class _AppLogHandler(logging.handlers.RotatingFileHandler):
+    """The app's log file (its own class, so a second setup call can see it is there)."""
+
+
 def setup_logging(level: int = logging.INFO) -> None:
     root = logging.getLogger()
-    if any(getattr(h, "_app_handler", False) for h in root.handlers):
+    if any(isinstance(h, _AppLogHandler) for h in root.handlers):
         return
-    handler = logging.handlers.RotatingFileHandler(
-        paths.log_dir() / f"{APP_ID}.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8"
-    )
-    handler._app_handler = True  # type: ignore[attr-defined]
+    handler = _AppLogHandler(paths.log_dir() / f"{APP_ID}.log", maxBytes=2_000_000, backupCount=3, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
     root.setLevel(level)

@@ -76,6 +76,9 @@ def run_gui(args: argparse.Namespace, qt_args: list[str]) -> int:
         db = paths.data_dir() / "chat.db"
         _check_history(db)
         store = Store(db, check=False)  # just checked, with the person's answer
+        from app.core.housekeeping import tidy_in_background
+
+        tidy_in_background(db)  # deleted threads and unused document text from earlier sessions
     except AppError as exc:
         from app.ui.dialogs import Dialogs
 

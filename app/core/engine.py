@@ -64,6 +64,7 @@ class Engine(Protocol):
 
     context_size: int  # tokens the loaded context holds
     name: str  # what the model bar shows: the model's file or served name
+    template_problem: str | None  # why the model's own chat template is not used, for people
 
     def count_prompt_tokens(self, messages: Sequence[Message]) -> int:
         """The whole rendered prompt for `messages`, in the model's tokens."""

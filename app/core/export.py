@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.core.store import StoredMessage
+from app.core.records import StoredMessage
 
 
 def thread_markdown(title: str, messages: list[StoredMessage]) -> str:

@@ -41,6 +41,7 @@ class ScriptedEngine:
         self.params: list[GenParams] = []
         self.closed = False
         self.name = "scripted"
+        self.template_problem: str | None = None
 
     def count_tokens(self, text: str) -> int:
         return sum(1 for _ in _TOKEN.finditer(text))

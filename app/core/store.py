@@ -22,11 +22,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from app.core.errors import AppError
+from app.core.records import MessageState, StoredMessage, Thread  # noqa: F401 (re-exported)
 from app.core.store_documents import DocumentRecords, StoredAttachment, StoredExtraction  # noqa: F401 (re-exported)
 from app.core.store_check import check_history
 from app.core.store_schema import MIGRATIONS
@@ -35,7 +34,6 @@ from app.core.types import Role
 log = logging.getLogger(__name__)
 CHECKPOINT_EVERY_SAVES = 30
 
-MessageState = Literal["streaming", "complete", "cancelled", "interrupted", "error"]
 STATES = ("streaming", "complete", "cancelled", "interrupted", "error")
 ROLES = ("user", "assistant", "system")
 
@@ -57,39 +55,6 @@ class StoreDamaged(StoreError):
             f"or move it aside and Ponder will start a new one.",
             problem=problem,
         )
-
-
-@dataclass(frozen=True, slots=True)
-class Thread:
-    id: int
-    title: str
-    created_at: float
-    updated_at: float  # last message added: the thread list sorts by it
-    system_prompt: str | None
-    settings: dict
-    deleted_at: float | None = None  # set while a delete can still be undone
-
-
-@dataclass(frozen=True, slots=True)
-class StoredMessage:
-    id: int
-    thread_id: int
-    parent_id: int | None
-    role: Role
-    content: str  # the user's text, or the assistant's answer (thinking is separate)
-    reasoning: str
-    state: MessageState
-    error: str | None
-    think_seconds: float | None
-    answer_seconds: float | None
-    prompt_tokens: int | None
-    generated_tokens: int | None
-    reasoning_tokens: int | None  # of generated_tokens, those spent thinking
-    finish_reason: str | None
-    reasoning_unfinished: bool
-    reasoning_expanded: bool | None  # None: the view decides (no choice made yet)
-    created_at: float
-    updated_at: float
 
 
 def _thread(row: sqlite3.Row) -> Thread:

@@ -57,8 +57,10 @@ def test_plain_output_splits_streams(smollm2):
 def test_same_seed_same_output(smollm2):
     args = ("ask", "--model", str(smollm2), "--ctx", "1024", "--seed", "5", "--max-tokens", "20", "--json", "Hi")
     first, second = run_app(*args), run_app(*args)
-    strip = lambda out: [l for l in out.splitlines() if '"stats"' not in l]  # noqa: E731
-    assert strip(first.stdout) == strip(second.stdout)
+    # Only the text: speed and stats events carry wall-clock time, so their count and
+    # values differ between identical runs on a busy machine.
+    text = lambda out: [l for l in out.splitlines() if '"kind": "reasoning"' in l or '"kind": "answer"' in l]  # noqa: E731
+    assert text(first.stdout) and text(first.stdout) == text(second.stdout)
 
 
 def test_bad_model_is_one_line_without_traceback(tmp_path):

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPersistentModelIndex, Qt
 
-from app.core.store import Thread
+from app.core.records import Thread
+from app.ui.plain import tip
 
 ThreadIdRole = Qt.ItemDataRole.UserRole
 
@@ -26,8 +27,10 @@ class ThreadListModel(QAbstractListModel):
         if not index.isValid() or not 0 <= index.row() < len(self._threads):
             return None
         thread = self._threads[index.row()]
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
-            return thread.title  # a QListView item shows plain text: a title is never markup
+        if role == Qt.ItemDataRole.DisplayRole:
+            return thread.title  # a QListView item draws plain text
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return tip(thread.title)  # a tooltip guesses rich text: a title is never markup
         if role == ThreadIdRole:
             return thread.id
         return None

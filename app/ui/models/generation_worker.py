@@ -104,8 +104,8 @@ class GenerationWorker(QObject):
             self.model_failed.emit(f"The model could not be loaded: {exc}")
             return
         engine = self._engine
-        self.model_loaded.emit(LoadedModel(path, engine.context_size, getattr(engine, "name", "") or Path(path).name,
-                                           getattr(engine, "template_problem", None)))
+        self.model_loaded.emit(LoadedModel(path, engine.context_size, engine.name or Path(path).name,
+                                           engine.template_problem))
 
     def _loading(self, fraction: float) -> bool:
         percent = int(fraction * 100)
