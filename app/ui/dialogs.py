@@ -1,8 +1,14 @@
-"""Every question the app asks a person, behind small functions tests can patch."""
+"""Every question the app asks a person, behind small functions tests can patch.
+
+Every message box shows its text as plain text (app/ui/plain.py): messages quote file
+names, model metadata and error text, which Qt would otherwise read as HTML.
+"""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
+
+from app.ui.plain import message_box
 
 
 class Dialogs:
@@ -33,7 +39,7 @@ class Dialogs:
 
     @staticmethod
     def confirm(parent: QWidget, title: str, question: str, action: str) -> bool:
-        box = QMessageBox(QMessageBox.Icon.Question, title, question, parent=parent)
+        box = message_box(QMessageBox.Icon.Question, title, question, parent)
         yes = box.addButton(action, QMessageBox.ButtonRole.AcceptRole)
         box.addButton(QMessageBox.StandardButton.Cancel)
         box.exec()
@@ -42,9 +48,9 @@ class Dialogs:
     @staticmethod
     def stop_download(parent: QWidget, kept: str) -> str | None:
         """"delete" or "keep" the part downloaded so far (`kept`, e.g. "1.20 GB"); None: go on downloading."""
-        box = QMessageBox(QMessageBox.Icon.Question, "Cancel download",
+        box = message_box(QMessageBox.Icon.Question, "Cancel download",
                           f"Cancel the download and delete the {kept} downloaded so far?\n\n"
-                          f"Keep it, and the download can resume from there later.", parent=parent)
+                          f"Keep it, and the download can resume from there later.", parent)
         delete = box.addButton("Delete it", QMessageBox.ButtonRole.DestructiveRole)
         keep = box.addButton("Keep it", QMessageBox.ButtonRole.AcceptRole)
         box.addButton("Go on downloading", QMessageBox.ButtonRole.RejectRole)
@@ -62,7 +68,7 @@ class Dialogs:
         `larger` = (tokens, what it costs)) or "cancel" (back to the chips)."""
         from app.ui.documents.budget_text import budget_question
 
-        box = QMessageBox(QMessageBox.Icon.Question, "Documents do not fit", budget_question(plan), parent=parent)
+        box = message_box(QMessageBox.Icon.Question, "Documents do not fit", budget_question(plan), parent)
         choices = {}
         if plan.decision == "passages":
             choices[box.addButton("Use the most relevant passages", QMessageBox.ButtonRole.AcceptRole)] = "passages"
@@ -74,33 +80,26 @@ class Dialogs:
         return choices.get(box.clickedButton(), "cancel")
 
     @staticmethod
-    def error(parent: QWidget, message: str) -> None:
-        QMessageBox.warning(parent, "Ponder", message)
+    def error(parent: QWidget | None, message: str) -> None:
+        message_box(QMessageBox.Icon.Warning, "Ponder", message, parent).exec()
 
     @staticmethod
     def inform(parent: QWidget | None, message: str) -> None:
-        """A notice that needs no answer (shown as plain text: it may quote a file or a path)."""
-        from PySide6.QtCore import Qt
-
-        box = QMessageBox(QMessageBox.Icon.Information, "Ponder", message, parent=parent)
-        box.setTextFormat(Qt.TextFormat.PlainText)
-        box.exec()
+        """A notice that needs no answer."""
+        message_box(QMessageBox.Icon.Information, "Ponder", message, parent).exec()
 
     @staticmethod
     def history_damaged(parent: QWidget | None, problem: str, backup: str) -> str:
         """The history file is damaged: "recover" what can be read, or start "empty".
         Closing the box recovers: it loses nothing that starting empty would keep."""
-        from PySide6.QtCore import Qt
-
-        box = QMessageBox(
+        box = message_box(
             QMessageBox.Icon.Warning, "History file damaged",
             f"Ponder's history file is damaged (SQLite reports: {problem}), so it cannot be used as it is.\n\n"
             f"It is kept unchanged as {backup}, and nothing more is written to it.\n\n"
             f"Ponder can copy the conversations it can still read into a new history file, "
             f"or start with an empty history.",
-            parent=parent,
+            parent,
         )
-        box.setTextFormat(Qt.TextFormat.PlainText)
         recover = box.addButton("Recover what can be read", QMessageBox.ButtonRole.AcceptRole)
         empty = box.addButton("Start with an empty history", QMessageBox.ButtonRole.RejectRole)
         box.setDefaultButton(recover)

@@ -67,6 +67,7 @@ class MainWindow(QMainWindow):
 
         self.model_label = QLabel("No model loaded")
         self.model_label.setObjectName("modelLabel")
+        self.model_label.setTextFormat(Qt.TextFormat.PlainText)  # a file's name, or why it failed
         self.open_model_button = QPushButton("Open model…")
         self.models_button = QPushButton("Models…")
         self.context_meter = QProgressBar()

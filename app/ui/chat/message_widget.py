@@ -58,6 +58,7 @@ class MessageWidget(QFrame):
         outer.addLayout(self.parts)
         self.error_label = QLabel()
         self.error_label.setObjectName("errorText")
+        self.error_label.setTextFormat(Qt.TextFormat.PlainText)  # an engine's or a server's words
         self.error_label.setWordWrap(True)
         self.error_label.hide()
         outer.addWidget(self.error_label)

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 
 from app.core.documents import Document
 from app.ui.documents.flow_layout import FlowLayout
+from app.ui.plain import html_text, plain_label, tip
 
 MAX_REASON_CHARS = 70  # the whole reason is in the tooltip and the dialog
 
@@ -76,7 +77,7 @@ class AttachmentChip(QFrame):
         row.setContentsMargins(6, 2, 2, 2)
         self.name_label = QLabel()
         self.name_label.setObjectName("chipName")
-        self.detail_label = QLabel()
+        self.detail_label = plain_label()  # may quote why reading failed
         self.detail_label.setObjectName("chipDetail")
         row.addWidget(self.name_label)
         row.addWidget(self.detail_label)
@@ -92,12 +93,12 @@ class AttachmentChip(QFrame):
     def refresh(self) -> None:
         a = self.attachment
         self.setProperty("state", a.state)
-        self.name_label.setText(f"<b>{_html(a.name)}</b>")
+        self.name_label.setText(f"<b>{html_text(a.name)}</b>")
         self.detail_label.setText(a.summary())
         colour = {"failed": "#b3261e", "reading": "#6b6b6b"}.get(a.state)
         self.detail_label.setStyleSheet(f"color: {colour};" if colour else "")
-        tip = a.error if a.state == "failed" else "Click to see the text that was read"
-        self.setToolTip(f"{a.name}\n{tip}")
+        reason = a.error if a.state == "failed" else "Click to see the text that was read"
+        self.setToolTip(tip(f"{a.name}\n{reason}"))
         if self.remove_button is not None:
             self.remove_button.setToolTip("Stop reading and remove" if a.state == "reading" else "Remove")
 
@@ -156,7 +157,7 @@ class DocumentTextDialog(QDialog):
         self.resize(760, 600)
         layout = QVBoxLayout(self)
         doc = attachment.doc
-        info = QLabel(attachment.summary() if attachment.state == "ready" else attachment.error)
+        info = plain_label(attachment.summary() if attachment.state == "ready" else attachment.error)
         info.setWordWrap(True)
         layout.addWidget(info)
         self.text = QPlainTextEdit()
@@ -172,10 +173,6 @@ class DocumentTextDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-
-
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class AttachmentTray(QWidget):

@@ -10,6 +10,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QToolButton, QVBoxLayout, QWidget
 
 from app.core.documents import Document, DocumentPlan
+from app.ui.plain import button_text
 
 
 class SourcesView(QWidget):
@@ -51,7 +52,7 @@ class SourcesView(QWidget):
     def _row(self, text: str, doc: Document, start: int, end: int) -> QToolButton:
         row = QToolButton()
         row.setAutoRaise(True)
-        row.setText(text)
+        row.setText(button_text(text))  # a file's name
         row.setToolTip("Show this passage")
         row.clicked.connect(lambda _=False: self.passage_opened.emit(doc, start, end))
         self.rows.append(row)
@@ -69,7 +70,7 @@ class SourcesView(QWidget):
         self.body.setVisible(on)
 
     def row_texts(self) -> list[str]:
-        return [r.text() for r in self.rows]
+        return [r.text().replace("&&", "&") for r in self.rows]
 
 
 def sources_for(pairs: list[tuple[Document, DocumentPlan | None]]) -> list[tuple[Document, DocumentPlan]] | None:

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QV
 from app.core.catalog import CatalogFile
 from app.ui.models.download_text import failure_text, percent, progress_text, short_size, size_text
 from app.ui.models.model_manager import ModelManager
+from app.ui.plain import plain_label
 
 
 class FirstRunPanel(QWidget):
@@ -23,7 +24,7 @@ class FirstRunPanel(QWidget):
         self.manager = manager
         self.file: CatalogFile = manager.catalog.default_file()
         title = QLabel("<h2>Choose a model to start</h2>")
-        self.text = QLabel()
+        self.text = plain_label()
         self.text.setWordWrap(True)
         self.download_button = QPushButton()
         self.download_button.setDefault(True)
@@ -33,7 +34,7 @@ class FirstRunPanel(QWidget):
         self.more_button = QPushButton("All models…")
         self.progress = QProgressBar()
         self.progress.hide()
-        self.status = QLabel()
+        self.status = plain_label()  # a server's or the disk's words
         self.status.setWordWrap(True)
         buttons = QHBoxLayout()
         for b in (self.download_button, self.use_button, self.import_button, self.more_button):

@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSlider, QWidget
 
 from app.core.fit import AUTO_LAYERS, LoadPlan, auto_layers, gb
+from app.ui.plain import plain_label, tip
 
 
 class OffloadControls(QWidget):
@@ -19,7 +20,7 @@ class OffloadControls(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.plan: LoadPlan | None = None
-        self.backend_label = QLabel("")
+        self.backend_label = plain_label()  # the driver names the GPU
         self.backend_label.setObjectName("backendLabel")
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setObjectName("layersSlider")
@@ -55,16 +56,16 @@ class OffloadControls(QWidget):
             self.backend_label.setToolTip(f"{gb(gpu.free_bytes)} free of {gb(gpu.total_bytes)}")
         else:
             self.backend_label.setText("CPU only")
-            self.backend_label.setToolTip(hw.offload_unavailable_reason or "")
+            self.backend_label.setToolTip(tip(hw.offload_unavailable_reason or ""))
         usable = bool(plan and plan.layout and hw and hw.gpus and hw.supports_offload)
         for w in (self.slider, self.auto_box):
             w.setEnabled(usable)
         if not usable:
             reason = (hw.offload_unavailable_reason if hw else None) or (
                 "The layers could not be read from this model file." if plan else "Load a model first.")
-            self.slider.setToolTip(reason)
+            self.slider.setToolTip(tip(reason))
             self.fit_label.setText("All layers on the CPU" if plan else "")
-            self.fit_label.setToolTip(reason)
+            self.fit_label.setToolTip(tip(reason))
             self.apply_button.setVisible(False)
             return
         self.slider.blockSignals(True)

@@ -20,6 +20,7 @@ from app.core.local_models import CatalogState
 from app.ui.dialogs import Dialogs
 from app.ui.models.download_text import failure_text, progress_text, size_text
 from app.ui.models.model_manager import ModelManager
+from app.ui.plain import html_text, plain_label, tip
 
 ORIGINS = {"imported": "added", "hf-cache": "Hugging Face cache", "lmstudio": "LM Studio",
            "models-folder": "models folder"}
@@ -31,7 +32,7 @@ class ModelRow:
     def __init__(self, grid: QGridLayout, row: int, model, default_quant: str) -> None:
         self.model = model
         self.files = {f.quant: f for f in model.files}
-        name = QLabel(f"<b>{model.name}</b><br><small>{model.description}</small>")
+        name = QLabel(f"<b>{html_text(model.name)}</b><br><small>{html_text(model.description)}</small>")
         name.setWordWrap(True)
         self.quant = QComboBox()
         self.quant.addItems(list(self.files))
@@ -77,11 +78,11 @@ class ModelsDialog(QDialog):
 
         self.download_box = QGroupBox("Download")
         box = QVBoxLayout(self.download_box)
-        self.download_title = QLabel()
+        self.download_title = plain_label()
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress_label = QLabel()
-        self.message = QLabel()
+        self.message = plain_label()  # a server's or the disk's words
         self.message.setWordWrap(True)
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.pause_button = QPushButton("Pause")
@@ -104,8 +105,8 @@ class ModelsDialog(QDialog):
         self.import_button = QPushButton("Import .gguf…")
         close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         where = manager.place.dest_dir
-        self.where = QLabel(f"<small>Downloads go to {where} (change it in Settings)</small>" if where else
-                            "<small>Downloads go to the shared Hugging Face cache (change it in Settings)</small>")
+        folder = html_text(str(where)) if where else "the shared Hugging Face cache"
+        self.where = QLabel(f"<small>Downloads go to {folder} (change it in Settings)</small>")
         self.where.setToolTip("Choose another folder with Settings > Models folder.")
         bottom = QHBoxLayout()
         bottom.addWidget(self.import_button)
@@ -161,8 +162,8 @@ class ModelsDialog(QDialog):
         if not found:
             self.local_grid.addWidget(QLabel("None found in the Hugging Face cache or LM Studio's folders."), 0, 0)
         for i, m in enumerate(found):
-            name = QLabel(f"{m.path.name}<br><small>{m.path.parent}</small>")
-            name.setToolTip(str(m.path))
+            name = QLabel(f"{html_text(m.path.name)}<br><small>{html_text(str(m.path.parent))}</small>")
+            name.setToolTip(tip(str(m.path)))
             self.local_grid.addWidget(name, i, 0)
             self.local_grid.addWidget(QLabel(ORIGINS.get(m.origin, m.origin)), i, 1)
             self.local_grid.addWidget(QLabel(size_text(m.size)), i, 2)
