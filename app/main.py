@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import traceback
 
@@ -113,7 +114,22 @@ def run_gui(args: argparse.Namespace, qt_args: list[str]) -> int:
         window.show_first_run()  # offer the default download, or a .gguf already on disk
     code = app.exec()
     store.close()
+    _exit_past_busy_workers(code)
     return code
+
+
+def _exit_past_busy_workers(code: int) -> None:
+    """A worker still busy when the window closed (a load that would not stop, a stalled
+    disk) must not keep the process alive or abort it as Python tears its thread down:
+    everything is saved by now, so end the process here."""
+    from app.ui.thread_exit import busy_threads
+
+    if busy_threads():
+        log.warning("exiting with %d worker threads still busy", len(busy_threads()))
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def _check_history(db) -> None:

@@ -68,8 +68,10 @@ def open_model_file(path: str | Path) -> tuple[ModelFileInfo, GGUFHeader]:
     p = Path(path).expanduser()
     if not p.exists():
         raise ModelMissing(f"The model file {p} does not exist.", path=str(p))
-    if not p.is_file():
+    if p.is_dir():
         raise ModelMissing(f"{p} is a folder, not a model file.", path=str(p))
+    if not p.is_file():  # a FIFO, a device, a socket: reading it could block or never end
+        raise ModelFileError(f"{p} is not a regular file, so it is not a model file.", path=str(p))
     size = p.stat().st_size
     if size == 0:
         raise NotAGGUF(f"{p.name} is empty (0 bytes); it is not a model.", path=str(p))

@@ -13,12 +13,13 @@ import threading
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from app.core.documents import ExtractionJob, ExtractionProgress
 from app.core.documents.model import Document
 from app.core.documents.persist import known_documents
 from app.core.store import Store
+from app.ui.thread_exit import end_thread
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 0.05  # at most ~20 chip updates a second, however fast pages come
@@ -83,6 +84,8 @@ class DocumentReader(QObject):
         self._thread.setObjectName("documents")
         self._worker = DocumentWorker(db_path)
         self._worker.moveToThread(self._thread)
+        # Direct: the worker's own connection is closed on its thread as the loop ends.
+        self._thread.finished.connect(self._worker.close, Qt.ConnectionType.DirectConnection)
         self._extract_requested.connect(self._worker.extract)
         self._worker.progressed.connect(self._progressed)
         self._worker.extracted.connect(self._extracted)
@@ -118,7 +121,5 @@ class DocumentReader(QObject):
             return
         for event in self._cancels.values():
             event.set()
-        QMetaObject.invokeMethod(self._worker, "close", Qt.ConnectionType.BlockingQueuedConnection)
-        self._thread.quit()
-        self._thread.wait()
         self._cancels.clear()
+        end_thread(self._thread)

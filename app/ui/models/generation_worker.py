@@ -56,9 +56,10 @@ class GenerationWorker(QObject):
     retry_suggested = Signal(int)  # after running out of memory: layers the estimate says fit
     load_progress = Signal(int)  # percent of the weights loaded
 
-    def __init__(self, factory: EngineFactory = llama_factory) -> None:
+    def __init__(self, factory: EngineFactory = llama_factory, closing: threading.Event | None = None) -> None:
         super().__init__()
         self._factory = factory
+        self._closing = closing or threading.Event()
         self._engine: Engine | None = None
         self._layouts: dict[tuple, ModelLayout] = {}
 
@@ -108,6 +109,8 @@ class GenerationWorker(QObject):
                                            engine.template_problem))
 
     def _loading(self, fraction: float) -> bool:
+        if self._closing.is_set():
+            return False  # the window is closing: stop the load (llama.cpp frees what it read)
         percent = int(fraction * 100)
         if percent != self._percent:  # llama.cpp calls this per tensor: thousands of times
             self._percent = percent

@@ -21,6 +21,7 @@ from app.core.catalog import Catalog, CatalogFile
 from app.core.local_models import CatalogState, FoundModel, ImportedModels, catalog_states, discover
 from app.core.verify import is_sha256
 from app.ui.models.download_worker import DownloadPlace, DownloadWorker
+from app.ui.thread_exit import end_thread
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +106,7 @@ class ModelManager(QObject):
         for cancel in self._verifying.values():
             cancel.set()
         for thread in self._threads:
-            thread.quit()
-            thread.wait()
+            end_thread(thread)  # bounded: a stalled network read must not hold the window open
         self._threads.clear()
         self._downloader = self._checker = None
 

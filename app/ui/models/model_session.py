@@ -11,13 +11,14 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from PySide6.QtCore import QMetaObject, QObject, Qt, QThread, Signal
+from PySide6.QtCore import QObject, Qt, QThread, Signal
 
 from app.core.conversation import Request
 from app.core.engine import LoadParams
 from app.core.types import Message
 from app.ui.models.generation_worker import EngineFactory, GenerationWorker, LoadedModel, llama_factory
 from app.ui.settings.app_settings import AppSettings
+from app.ui.thread_exit import end_thread
 
 
 class ModelSession(QObject):
@@ -51,10 +52,13 @@ class ModelSession(QObject):
         self.template_problem: str | None = None
         self._generating: int | None = None  # request id of the reply being generated
         self._next_request = 0
+        self._closing = threading.Event()  # set when the window closes: a load under way stops
         self._thread = QThread()
         self._thread.setObjectName("generation")
-        self._worker = GenerationWorker(factory)
+        self._worker = GenerationWorker(factory, self._closing)
         self._worker.moveToThread(self._thread)
+        # Direct: runs on the worker's thread as its loop ends, after whatever it was doing.
+        self._thread.finished.connect(self._worker.close, Qt.ConnectionType.DirectConnection)
         w = self._worker
         self._load_requested.connect(w.load)
         self._generate_requested.connect(w.generate)
@@ -186,10 +190,9 @@ class ModelSession(QObject):
     def running(self) -> bool:
         return self._thread.isRunning()
 
-    def shutdown(self) -> None:
-        """Free the model on its own thread and end the thread (a reply must be cancelled first)."""
-        if not self._thread.isRunning():
-            return
-        QMetaObject.invokeMethod(self._worker, "close", Qt.ConnectionType.BlockingQueuedConnection)
-        self._thread.quit()
-        self._thread.wait()
+    def shutdown(self) -> bool:
+        """End the worker's thread (a reply must be cancelled first); the model is freed on
+        that thread as it ends. A load under way is stopped at its next tensor. Waits a
+        bounded time: False if the worker was still busy (see thread_exit)."""
+        self._closing.set()
+        return end_thread(self._thread)
