@@ -8,6 +8,14 @@ the trace and of the answer. Prints JSON. Goals: p99 stall <= 16 ms, max <= 50 m
 last/first render cost <= 1.5.
 
     QT_QPA_PLATFORM=offscreen python bench/ui_stream.py [--trace 32000] [--answer 2000] [--rate 200]
+
+Heavy answers (--scenario formulas | table | code): a short trace, then one paragraph of
+2,000 inline formulas, a 5,000-row table or a 5,000-line code block, at 2,000 tokens/s.
+Stalls are reported per phase: while it streams, while the formula images arrive, and
+while the thread is opened again (another thread, then this one: the reply is rendered
+from the store). Goal: no stall over 50 ms in any phase.
+
+    QT_QPA_PLATFORM=offscreen python bench/ui_stream.py --scenario table [--size 5000]
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from app.core.scripted_engine import ScriptedEngine  # noqa: E402
 from app.core.store import Store  # noqa: E402
 from app.settings import Settings  # noqa: E402
-from app.ui.controller import ChatController  # noqa: E402
+from app.ui.chat.chat_session import ChatSession  # noqa: E402
 from app.ui.main_window import MainWindow  # noqa: E402
 
 TOKEN_CHARS = 4  # one scripted piece stands for one token
@@ -53,6 +61,45 @@ def script(trace_tokens: int, answer_tokens: int) -> str:
     return f"<think>{trace_text}</think>{answer[: answer_tokens * TOKEN_CHARS]}"
 
 
+def heavy_answer(scenario: str, size: int) -> str:
+    """What a reply that stresses one kind of block looks like."""
+    if scenario == "formulas":  # one paragraph, ten formulas a line, every formula new
+        lines = []
+        for first in range(1, size + 1, 10):
+            terms = ", ".join(f"$x_{{{k}}}^{{2}}$" for k in range(first, min(first + 10, size + 1)))
+            lines.append(f"Then {terms} all count.")
+        return "The terms are as follows.\n\n" + "\n".join(lines) + "\n\nThat is all.\n"
+    if scenario == "table":
+        rows = "".join(f"| {n} | item {n} | {n * n} | note on row {n} |\n" for n in range(1, size + 1))
+        return "The rows:\n\n| n | name | square | note |\n|---|---|--:|---|\n" + rows + "\nThat is all.\n"
+    code = "".join(f"    total += step({n}, value * {n})  # line {n}\n" for n in range(1, size + 1))
+    return "The code:\n\n```python\ndef run(value):\n    total = 0\n" + code + "```\n\nThat is all.\n"
+
+
+def answer_view(window: MainWindow):
+    return [w for w in window.chat.widgets.values() if w.answer is not None][-1].answer
+
+
+def heavy_phase(name: str, act, settled, limit: float, start: float) -> tuple[str, float, float, bool]:
+    """Run `act` from the event loop, then keep the loop running until `settled()`."""
+    loop = QEventLoop()
+    began = time.perf_counter()
+    poll = QTimer()
+    poll.setInterval(20)
+
+    def check() -> None:
+        if settled() or time.perf_counter() - began > limit:
+            loop.quit()
+
+    poll.timeout.connect(check)
+    QTimer.singleShot(0, act)
+    QTimer.singleShot(1, poll.start)
+    loop.exec()
+    poll.stop()
+    end = time.perf_counter()
+    return name, began - start, end - start, end - began > limit
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -60,25 +107,37 @@ def percentile(values: list[float], q: float) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--trace", type=int, default=32000)
-    ap.add_argument("--answer", type=int, default=2000)
-    ap.add_argument("--rate", type=float, default=200.0)
+    ap.add_argument("--scenario", choices=["mixed", "formulas", "table", "code"], default="mixed")
+    ap.add_argument("--trace", type=int, default=None, help="thinking tokens (32,000; 200 for heavy answers)")
+    ap.add_argument("--answer", type=int, default=2000, help="answer tokens (mixed)")
+    ap.add_argument("--size", type=int, default=None, help="formulas, rows or lines (2,000 / 5,000 / 5,000)")
+    ap.add_argument("--rate", type=float, default=None, help="tokens/s (200; 2,000 for heavy answers)")
+    ap.add_argument("--phase-limit", type=float, default=300.0, help="seconds before a phase is cut short")
     args = ap.parse_args()
+    heavy = args.scenario != "mixed"
+    if args.trace is None:
+        args.trace = 200 if heavy else 32000
+    if args.rate is None:
+        args.rate = 2000.0 if heavy else 200.0
+    if args.size is None:
+        args.size = 2000 if args.scenario == "formulas" else 5000
     app = QApplication(sys.argv)
     from app.render.math import warm_up
 
     warm_up()  # as the app does at start-up, on a helper thread
     text = script(args.trace, args.answer)
+    if heavy:
+        text = script(args.trace, 0) + heavy_answer(args.scenario, args.size)
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "chat.db")
         engine_factory = lambda p, l: ScriptedEngine(text, chunk=TOKEN_CHARS, delay=1 / args.rate)  # noqa: E731
-        controller = ChatController(store, Settings(), factory=engine_factory)
-        window = MainWindow(controller)
+        session = ChatSession.create(store, Settings(), engine_factory)
+        window = MainWindow(session)
         window.resize(1280, 800)
         window.show()
         loop = QEventLoop()
-        controller.model_changed.connect(lambda s, t: loop.quit())
-        controller.load_model("scripted.gguf")
+        session.models.model_changed.connect(lambda s, t: loop.quit())
+        session.models.load_model("scripted.gguf")
         loop.exec()
 
         costs: list[tuple[str, int, float]] = []  # kind, chars, seconds per view update
@@ -95,8 +154,8 @@ def main() -> None:
                 if chars:
                     costs.append((kind, chars, elapsed))
 
-        controller.stream_updated.disconnect(window.chat.apply_events)
-        controller.stream_updated.connect(timed_apply)
+        session.stream_updated.disconnect(window.chat.apply_events)
+        session.stream_updated.connect(timed_apply)
 
         gaps: list[float] = []
         gap_at: list[float] = []  # seconds since the send, per gap
@@ -120,19 +179,36 @@ def main() -> None:
         probe.setInterval(1)
         probe.timeout.connect(tick)
         done = QEventLoop()
-        controller.busy_changed.connect(lambda busy: None if busy else done.quit())
+        session.busy_changed.connect(lambda busy: None if busy else done.quit())
         start = time.perf_counter()
         gc.callbacks.append(on_gc)
         probe.start()
-        controller.param_overrides = {"max_tokens": 10**7}  # the whole script, whatever its length
-        controller.send("A long question")
+        session.set_session_params({"max_tokens": 10**7})  # the whole script, whatever its length
+        phases: list[tuple[str, float, float, bool]] = []  # name, start and end (s since the send), cut short
+        cut = QTimer()
+        cut.setSingleShot(True)
+        cut.timeout.connect(session.stop)
+        cut.start(int(args.phase_limit * 1000))
+        session.send("A long question")
         done.exec()
+        phases.append(("stream", 0.0, time.perf_counter() - start, not cut.isActive()))
+        cut.stop()
+        if heavy:
+            phases.append(heavy_phase("images", lambda: None, lambda: not answer_view(window).math_pending,
+                                      args.phase_limit, start))
+            thread_id = session.thread_id
+
+            def reopen() -> None:
+                session.new_thread()
+                session.select_thread(thread_id)
+
+            phases.append(heavy_phase("reopen", reopen, lambda: answer_view(window).settled, args.phase_limit, start))
         probe.stop()
         gc.callbacks.remove(on_gc)
         wall = time.perf_counter() - start
         window.close()
         window.deleteLater()
-        controller.deleteLater()
+        session.deleteLater()
         app.processEvents()
         store.close()
 
@@ -174,6 +250,18 @@ def main() -> None:
     for kind in ("reasoning", "answer"):
         r = result["render_us_per_token"][kind]
         r["last_over_first"] = round(r["last_1000"] / r["first_1000"], 2) if r["first_1000"] else None
+    if heavy:
+        result = {"bench": "ui_stream", "scenario": args.scenario, "size": args.size, **{
+            k: v for k, v in result.items() if k != "bench"}}
+        result["phases"] = {}
+        for name, begin, end, cut_short in phases:
+            part = [(max(0.0, g - 1.0), t) for g, t in zip(gaps, gap_at) if begin < t <= end]
+            values = [g for g, _ in part] or [0.0]
+            result["phases"][name] = {
+                "wall_s": round(end - begin, 2), "p99_ms": round(percentile(values, 0.99), 2),
+                "max_ms": round(max(values), 2), "samples": len(part), "cut_short": cut_short,
+                "worst": [{"ms": round(g, 1), "at_s": round(t, 1)} for g, t in sorted(part, reverse=True)[:3]],
+            }
     print(json.dumps(result))
 
 

@@ -6,6 +6,14 @@ but the last is finished: the dialect (syntax.py) makes a block's extent depend 
 on its own lines, so text appended later cannot change it. Finished blocks are frozen
 and only the text after them is parsed and rendered again, so the cost of an appended
 token depends on the open block's length, not on the message's.
+
+A block too large to render in one go (a table of thousands of rows, thousands of
+lines of code, a paragraph of thousands of formulas) is rendered in pieces of a bounded
+size (markdown.Part), and each piece is a Block of its own. Pieces of the open block
+freeze like finished blocks once text follows them; the rest of that block is parsed
+after a little context (a table's header, a fence's first line) that makes it read as
+it does inside the block. So an open table costs its last rows per token, not all of
+them, and no piece takes long to render or to show.
 """
 
 from __future__ import annotations
@@ -16,13 +24,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.render import markdown
-from app.render.syntax import parser
+from app.render.markdown import Part
+from app.render.math import any_ready
+from app.render.syntax import block_parser, split_points
 from app.render.theme import DEFAULT_TEXT_PX
 
 _LINE_END = re.compile(r"\r\n|\r|\n")  # what markdown-it counts as a line end
 _DIGITS = re.compile(r"[ \t]*\d{1,9}")  # may yet become an ordered list marker
 # Blocks whose last line a following line can continue (lazily, or as a table row).
 _INTERRUPTIBLE = {"paragraph_open", "blockquote_open", "bullet_list_open", "ordered_list_open", "table_open"}
+
+# Piece sizes: each piece renders and shows in a few ms (a table row costs ~0.2 ms to
+# render and lay out, a line of highlighted code ~0.1 ms, an inline formula ~0.05 ms).
+TABLE_ROWS = 25
+CODE_LINES = 40
+PARAGRAPH_CHARS = 1000  # pieces of a paragraph over PARAGRAPH_WHOLE characters are about this long
+PARAGRAPH_WHOLE = 4000
+_PARAGRAPH_AHEAD = 200  # a cut waits for this much text after it (a formula or link may end there)
+_PARAGRAPH_CONTEXT = "p\n"  # the rest of a cut paragraph reads as more of a paragraph after it
+_KINDS = {"table_open": "table", "fence": "code", "paragraph_open": "paragraph"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +54,8 @@ class Block:
     code_base: int
     finished: bool  # False for the last block, which may still grow
     math_pending: bool = False  # shows a formula's source until its image is typeset
+    waiting: tuple = ()  # those formulas (math.formula_key)
+    part: Part | None = None  # a piece of a block rendered in pieces
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +70,15 @@ class Update:
     changed: tuple[Block, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class _Open:
+    """The open block already has frozen pieces: the text after them continues it."""
+
+    kind: str
+    context: str  # parsed before that text, so that it reads as the rest of the block
+    widths: tuple[int, ...] = ()
+
+
 class IncrementalMarkdown:
     def __init__(self, dark: bool = False, *, text_px: float = DEFAULT_TEXT_PX, cache_size: int = 256,
                  math_ready: Callable[[], None] | None = None) -> None:
@@ -58,35 +89,37 @@ class IncrementalMarkdown:
         self.blocks: list[Block] = []
         self._frozen = ""  # the text the finished blocks came from
         self._tail = ""  # the text after it
+        self._open: _Open | None = None
         self._codes = 0  # code blocks in finished blocks
-        self._cache: OrderedDict[tuple[str, int], markdown.RenderedHtml] = OrderedDict()
+        self._cache: OrderedDict[tuple, markdown.RenderedHtml] = OrderedDict()
         self._cache_size = cache_size
 
     # -- input ---------------------------------------------------------------------
 
-    def set_text(self, text: str) -> Update:
-        """The whole message so far. Usually it extends the last one; if not, start over."""
+    def set_text(self, text: str, *, show_open: bool = True) -> Update:
+        """The whole message so far. Usually it extends the last one; if not, start over.
+
+        With show_open=False the open block is left unrendered (its html is empty):
+        for a caller that will append more at once, which would render it again."""
         if not text.startswith(self._frozen):
             self.reset()
-        return self._update(text[len(self._frozen) :])
+        return self._update(text[len(self._frozen) :], show_open)
 
-    def append(self, chunk: str) -> Update:
-        return self._update(self._tail + chunk)
+    def append(self, chunk: str, *, show_open: bool = True) -> Update:
+        return self._update(self._tail + chunk, show_open)
 
-    def refresh(self) -> Update:
-        """Render again the blocks whose formulas were still being typeset (and, as an
-        Update replaces everything from its first block on, the blocks after them)."""
-        first = next((i for i, b in enumerate(self.blocks) if b.math_pending), None)
-        if first is None:
-            return Update(len(self.blocks), ())
-        for i in range(first, len(self.blocks)):
-            old = self.blocks[i]
-            if old.math_pending:
-                self.blocks[i] = self._render(old.source, old.code_base, old.finished)
-        return Update(first, tuple(self.blocks[first:]))
+    def refresh(self) -> tuple[tuple[int, Block], ...]:
+        """Render again the blocks with a formula typeset since they were rendered;
+        (index, new block) for each, to be replaced where it stands."""
+        replaced = []
+        for i, old in enumerate(self.blocks):
+            if old.waiting and any_ready(old.waiting):
+                self.blocks[i] = self._render(old.source, old.code_base, old.finished, old.part)
+                replaced.append((i, self.blocks[i]))
+        return tuple(replaced)
 
     def reset(self) -> None:
-        self.blocks, self._frozen, self._tail, self._codes = [], "", "", 0
+        self.blocks, self._frozen, self._tail, self._open, self._codes = [], "", "", None, 0
 
     # -- output --------------------------------------------------------------------
 
@@ -101,7 +134,19 @@ class IncrementalMarkdown:
     @property
     def code_blocks(self) -> list[str]:
         """Raw code per Copy link: "copy:N" copies code_blocks[N]."""
-        return [code for b in self.blocks for code in b.code_blocks]
+        codes: list[str] = []
+        pieced: list[int] = []  # code blocks put together from pieces (unstripped so far)
+        for b in self.blocks:
+            if b.part is not None and b.part.kind == "code":
+                if b.part.first or not codes:
+                    pieced.append(len(codes))
+                    codes.append("")
+                codes[-1] += "".join(b.code_blocks)
+            else:
+                codes.extend(b.code_blocks)
+        for n in pieced:
+            codes[n] = codes[n].removesuffix("\n")
+        return codes
 
     @property
     def images(self) -> dict[str, bytes]:
@@ -109,33 +154,91 @@ class IncrementalMarkdown:
 
     # -- work ----------------------------------------------------------------------
 
-    def _update(self, tail: str) -> Update:
+    def _update(self, tail: str, show_open: bool = True) -> Update:
         old_open = self.blocks.pop() if self.blocks and not self.blocks[-1].finished else None
         first = len(self.blocks)
-        ranges = _block_ranges(tail)
-        for begin, end in ranges[:-1]:  # followed by another block: finished
-            block = self._block(tail[begin:end], finished=True)
-            self.blocks.append(block)
-            self._codes += len(block.code_blocks)
-        if ranges:
-            cut = ranges[-1][0]
-            if len(ranges) > 1:
-                self._frozen, tail, cut = self._frozen + tail[:cut], tail[cut:], 0
-            self.blocks.append(self._block(tail[cut:], finished=False))
-        self._tail = tail
-        if len(self.blocks) == first + 1 and old_open is not None and old_open.source == self.blocks[-1].source:
+        context = self._open.context if self._open else ""
+        ranges = _block_ranges(context + tail)
+        frozen = 0  # how much of `tail` is in finished blocks now
+        for n, (begin, end, kind, own_end) in enumerate(ranges):
+            begin, end, own_end = max(begin - len(context), 0), end - len(context), max(own_end - len(context), 0)
+            last = n == len(ranges) - 1
+            going_on = self._open if n == 0 else None
+            if going_on is None:
+                self._open = None
+            frozen += self._add(tail[begin:end], own_end - begin, _KINDS.get(kind), going_on, not last, show_open)
+        self._frozen, self._tail = self._frozen + tail[:frozen], tail[frozen:]
+        if not ranges:
+            self._open = None
+        opened = self.blocks[first:]
+        if len(opened) == 1 and old_open is not None and (old_open.source, old_open.part, old_open.html) == (
+                opened[0].source, opened[0].part, opened[0].html):
             return Update(len(self.blocks), ())  # nothing changed
-        return Update(first, tuple(self.blocks[first:]))
+        return Update(first, tuple(opened))
 
-    def _block(self, source: str, finished: bool) -> Block:
-        return self._render(source, self._codes, finished)
+    def _add(self, source: str, own: int, kind: str | None, going_on: _Open | None, finished: bool,
+             show_open: bool) -> int:
+        """Add the block `source` (its first `own` characters are its own lines, the
+        rest blank lines after it), in pieces if it is large. Returns how much of it is
+        frozen: all of it if `finished`, else its pieces before the last."""
+        pieces = self._pieces(source, own, kind, going_on, finished)
+        done = 0
+        for k, (text, part) in enumerate(pieces):
+            piece_finished = finished or k < len(pieces) - 1
+            if not piece_finished and not show_open:
+                self.blocks.append(Block(text, "", (), {}, self._codes, False, part=part))
+                break
+            block = self._render(text, self._codes, piece_finished, part)
+            self.blocks.append(block)
+            if piece_finished:
+                done += len(text)
+                if part is None or part.first:
+                    self._codes += len(block.code_blocks)
+        return done
 
-    def _render(self, source: str, code_base: int, finished: bool) -> Block:
-        key = (source, code_base)
+    def _pieces(self, source: str, own: int, kind: str | None, going_on: _Open | None,
+                finished: bool) -> list[tuple[str, Part | None]]:
+        kind = going_on.kind if going_on else kind
+        if kind is None:
+            return [(source, None)]
+        body, after = source[:own], source[own:]
+        if kind == "paragraph":
+            cuts = _paragraph_cuts(body, going_on is not None)
+            context = _PARAGRAPH_CONTEXT
+            widths: tuple[int, ...] = ()
+        else:
+            lines = _lines(body)
+            if going_on is None:
+                head = 2 if kind == "table" else 1  # header and delimiter rows; the fence's first line
+                size = TABLE_ROWS if kind == "table" else CODE_LINES
+                if len(lines) <= head + size:
+                    return [(source, None)]
+                context = "".join(lines[:head])
+                widths = _column_widths(lines[: head + size]) if kind == "table" else ()
+                lines = [context + lines[head], *lines[head + 1 :]]  # the first piece starts with it
+            else:
+                context, widths = going_on.context, going_on.widths
+            cuts = _line_cuts(lines, TABLE_ROWS if kind == "table" else CODE_LINES)
+        if going_on is None and not cuts:
+            return [(source, None)]
+        bounds = [0, *cuts, len(body)]
+        pieces = []
+        for k in range(len(bounds) - 1):
+            first = going_on is None and k == 0
+            last = k == len(bounds) - 2
+            text = body[bounds[k] : bounds[k + 1]] + (after if last else "")
+            part = Part(kind, "" if first or kind == "paragraph" else context, first=first, last=last, widths=widths)
+            pieces.append((text, part))
+        if not finished:
+            self._open = _Open(kind, context, widths)
+        return pieces
+
+    def _render(self, source: str, code_base: int, finished: bool, part: Part | None = None) -> Block:
+        key = (source, code_base, part)
         rendered = self._cache.get(key)
         if rendered is None:
             rendered = markdown.render_markdown(source, self.dark, text_px=self.text_px, code_base=code_base,
-                                                math_ready=self._math_ready)
+                                                math_ready=self._math_ready, part=part)
             if not rendered.math_pending:  # a pending render is only good until the images arrive
                 self._cache[key] = rendered
                 if len(self._cache) > self._cache_size:
@@ -143,18 +246,86 @@ class IncrementalMarkdown:
         else:
             self._cache.move_to_end(key)
         return Block(source, rendered.html, tuple(rendered.code_blocks), rendered.images, code_base, finished,
-                     rendered.math_pending)
+                     rendered.math_pending, rendered.waiting, part)
 
 
-def _block_ranges(text: str) -> list[tuple[int, int]]:
-    """(start, end) character offsets of the top-level blocks of `text`.
+def _lines(text: str) -> list[str]:
+    """The lines of `text`, each with its line end (the last may have none)."""
+    lines, start = [], 0
+    for m in _LINE_END.finditer(text):
+        lines.append(text[start : m.end()])
+        start = m.end()
+    if start < len(text):
+        lines.append(text[start:])
+    return lines
+
+
+def _line_cuts(lines: list[str], size: int) -> list[int]:
+    """Offsets after every `size` lines that have a line after them."""
+    cuts, offset = [], 0
+    for n, line in enumerate(lines[:-1], 1):
+        offset += len(line)
+        if n % size == 0:
+            cuts.append(offset)
+    return cuts
+
+
+def _paragraph_cuts(text: str, going_on: bool) -> list[int]:
+    """Where to cut a paragraph: after about PARAGRAPH_CHARS each, at a split point
+    with _PARAGRAPH_AHEAD characters after it (a paragraph not yet cut is left whole
+    up to PARAGRAPH_WHOLE). With no split point for long, anywhere after a space or,
+    failing that, anywhere: the cost of a piece stays bounded whatever the text."""
+    if not going_on and len(text) <= PARAGRAPH_WHOLE:
+        return []
+    if len(text) < PARAGRAPH_CHARS + _PARAGRAPH_AHEAD:
+        return []
+    cuts, start = [], 0
+    points = iter(split_points(text))
+    point = next(points, None)
+    while True:
+        limit = len(text) - _PARAGRAPH_AHEAD
+        while point is not None and point < start + PARAGRAPH_CHARS:
+            point = next(points, None)
+        if point is not None and point <= limit:
+            cut = point
+        elif limit - start >= 4 * PARAGRAPH_CHARS:  # no split point in sight
+            space = text.find(" ", start + PARAGRAPH_CHARS, start + 2 * PARAGRAPH_CHARS)
+            cut = space + 1 if space > 0 else start + 2 * PARAGRAPH_CHARS
+        else:
+            return cuts
+        cuts.append(cut)
+        start = cut
+
+
+def _column_widths(lines: list[str]) -> tuple[int, ...]:
+    """Percent of the width for each column, from the header and the first rows
+    (the rows of later pieces are not known yet, and must not move the columns)."""
+    cells = [_cells(line) for n, line in enumerate(lines) if n != 1]
+    columns = len(cells[0]) if cells else 0
+    if columns == 0:
+        return ()
+    sizes = [min(max((len(row[c]) for row in cells if c < len(row)), default=1), 40) + 3 for c in range(columns)]
+    total = sum(sizes)
+    return tuple(max(1, round(100 * s / total)) for s in sizes)
+
+
+def _cells(line: str) -> list[str]:
+    line = line.strip()
+    line = line[1:] if line.startswith("|") else line
+    line = line[:-1] if line.endswith("|") and not line.endswith("\\|") else line
+    return [cell.strip() for cell in re.split(r"(?<!\\)\|", line)]
+
+
+def _block_ranges(text: str) -> list[tuple[int, int, str, int]]:
+    """(start, end, first token type, end of its own lines) for each top-level block
+    of `text`, in character offsets.
 
     A block runs to the next block's start, so the blank lines after it are its own;
     the last runs to the end of the text, and takes in the block before it while a
     later character could still merge the two (see _may_merge).
     """
     blocks: list[tuple[int, int, str]] = []  # (first line, end line, first token type)
-    for token in parser().parse(text):
+    for token in block_parser().parse(text):
         if token.level != 0 or token.map is None or token.nesting < 0:
             continue
         start, end = token.map
@@ -166,16 +337,16 @@ def _block_ranges(text: str) -> list[tuple[int, int]]:
             blocks.append((start, end, token.type))
     if not blocks:
         return []
-    offsets = [0]  # offset of each line's start, up to the last block's first line
-    last_line = blocks[-1][0]
+    offsets = [0]  # offset of each line's start
     for m in _LINE_END.finditer(text):
-        if len(offsets) > last_line:
-            break
         offsets.append(m.end())
+    last_line = blocks[-1][0]
     if len(blocks) > 1 and _may_merge(text, offsets, blocks[-2][2], last_line):
         blocks.pop()
+        blocks[-1] = (blocks[-1][0], len(offsets), blocks[-1][2])  # its own lines may reach the end
     starts = [offsets[first] for first, _, _ in blocks]
-    return list(zip(starts, [*starts[1:], len(text)]))
+    own_ends = [offsets[end] if end < len(offsets) else len(text) for _, end, _ in blocks]
+    return [(s, e, b[2], min(o, e)) for s, e, b, o in zip(starts, [*starts[1:], len(text)], blocks, own_ends)]
 
 
 def _may_merge(text: str, offsets: list[int], prev_type: str, line: int) -> bool:

@@ -5,7 +5,11 @@ What the view must do with the result:
   QUrl("math:" + key), QImage.fromData(png))`; the <img> width/height attributes are
   device-independent px and the PNGs have twice those pixels (crisp on HiDPI).
 - links: `copy:N` copies `code_blocks[N]` to the clipboard; anything else is an
-  http(s) or mailto link (the only schemes let through) to open externally.
+  http(s) link (the only scheme let through) to open externally.
+
+A block too large to render in one go (a table of thousands of rows, a long code
+block, a paragraph of thousands of formulas) is rendered in pieces, each with a
+`Part` that says which piece it is (see incremental.py).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
 
 from app.render.code import highlight
-from app.render.math import PENDING, render_tex, render_tex_later
+from app.render.math import PENDING, formula_key, render_tex, render_tex_later
 from app.render.syntax import CLOSERS, parser
 from app.render.theme import DEFAULT_TEXT_PX, Theme, theme_for
 
@@ -37,11 +41,24 @@ class RenderedHtml:
     code_blocks: list[str] = field(default_factory=list)
     images: dict[str, bytes] = field(default_factory=dict)  # math image key -> PNG
     math_pending: bool = False  # some formula shows as source until its image is ready
+    waiting: tuple = ()  # those formulas (math.formula_key), so a caller knows when to render again
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """One piece of a block rendered in pieces: "table" rows, "code" lines or a
+    "paragraph"'s text. The pieces' HTML, one after the other, reads as the block."""
+
+    kind: str
+    context: str = ""  # parsed before the piece: a table's header and delimiter rows, a fence's first line
+    first: bool = True  # shows the table's header row, the code's language and Copy link, a paragraph's top margin
+    last: bool = True  # a paragraph's bottom margin (the pieces of one paragraph sit close)
+    widths: tuple[int, ...] = ()  # a table's column widths in percent, the same in every piece
 
 
 def render_markdown(
     text: str, dark: bool = False, *, text_px: float = DEFAULT_TEXT_PX, code_base: int = 0,
-    math_ready: Callable[[], None] | None = None,
+    math_ready: Callable[[], None] | None = None, part: Part | None = None,
 ) -> RenderedHtml:
     """Render `text` for a QTextBrowser on a light (or `dark`) background.
 
@@ -50,12 +67,51 @@ def render_markdown(
     With `math_ready`, formulas not typeset before are typeset on a helper thread: the
     HTML shows their source, `math_pending` is set, and `math_ready()` is called (on
     that thread) when rendering again would give the images.
+
+    With `part`, `text` is one piece of a larger block (see Part): a piece of code
+    gives its code unstripped in `code_blocks`, for the caller to join.
     """
     env = {"theme": theme_for(dark), "text_px": float(text_px), "code_base": code_base, "code_blocks": [],
-           "images": {}, "math_ready": math_ready, "math_pending": False}
+           "images": {}, "math_ready": math_ready, "waiting": [], "part": part}
     md = parser()
-    html = _renderer().render(md.parse(text, env), md.options, env)
-    return RenderedHtml(html, env["code_blocks"], env["images"], env["math_pending"])
+    if part is None:
+        tokens = md.parse(text, env)
+    elif part.kind == "paragraph":
+        tokens = _paragraph_piece(md.parseInline(text.strip(), env), part)
+    else:
+        tokens = md.parse(part.context + text, env)
+        if not part.first:
+            tokens = _without_header(tokens)
+    html = _renderer().render(tokens, md.options, env)
+    return RenderedHtml(html, env["code_blocks"], env["images"], bool(env["waiting"]), tuple(env["waiting"]))
+
+
+def _paragraph_piece(tokens: list[Token], part: Part) -> list[Token]:
+    """A paragraph around inline tokens, close to the pieces before and after it."""
+    if not any(t.children for t in tokens):
+        return []
+    margins = ("" if part.first else "margin-top:0px; ") + ("" if part.last else "margin-bottom:0px; ")
+    opening, closing = Token("paragraph_open", "p", 1), Token("paragraph_close", "p", -1)
+    if margins:
+        opening.attrSet("style", margins.strip())
+    return [opening, *tokens, closing]
+
+
+def _without_header(tokens: list[Token]) -> list[Token]:
+    """A later piece of a table leaves out the header row (and shows nothing without
+    rows); a later piece of code is the code alone (see _code_block)."""
+    out, skip = [], False
+    for token in tokens:
+        if token.type == "thead_open":
+            skip = True
+        elif token.type == "thead_close":
+            skip = False
+            continue
+        if not skip:
+            out.append(token)
+    if out and out[0].type == "table_open" and not any(t.type == "tbody_open" for t in out):
+        return []
+    return out
 
 
 class _Renderer(RendererHTML):
@@ -99,13 +155,25 @@ class _Renderer(RendererHTML):
 
     def table_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
         theme: Theme = env["theme"]
+        part: Part | None = env["part"]
+        # A table in pieces: every piece as wide as the view with the same columns, so
+        # the pieces line up as one table.
+        width = ' width="100%"' if part is not None and part.widths else ""
         return (
-            '<table border="1" cellpadding="4" cellspacing="0" '
+            f'<table border="1" cellpadding="4" cellspacing="0"{width} '
             f'style="border-collapse: collapse; border-style: solid; border-color: {theme.border}">\n'
         )
 
+    def tr_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+        env["column"] = 0
+        return self.renderToken(tokens, idx, options, env)
+
     def th_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
-        return _cell_open(tokens[idx])
+        part: Part | None = env["part"]
+        column = env.get("column", 0)
+        env["column"] = column + 1
+        width = part.widths[column] if part is not None and column < len(part.widths) else None
+        return _cell_open(tokens[idx], width)
 
     td_open = th_open
 
@@ -128,15 +196,21 @@ def _renderer() -> _Renderer:
 
 def _code_block(code: str, lang: str, env: EnvType) -> str:
     theme: Theme = env["theme"]
+    part: Part | None = env["part"]
+    whole = code
     code = code[:-1] if code.endswith("\n") else code
     n = env["code_base"] + len(env["code_blocks"])
-    env["code_blocks"].append(code)
+    env["code_blocks"].append(whole if part is not None else code)
+    if part is not None and not part.first and not code:
+        return ""  # only the closing fence was left for this piece
     # A one-cell table gives the block padding and a full-width background, which a
     # bare <pre> in QTextDocument has neither of; the header row holds the Copy link.
-    return (
-        f'<table width="100%" border="0" cellpadding="6" cellspacing="0" bgcolor="{theme.code_bg}">'
+    header = "" if part is not None and not part.first else (
         f'<tr><td><font color="{theme.muted}">{escapeHtml(lang)}</font></td>'
         f'<td align="right"><a href="copy:{n}">Copy</a></td></tr>'
+    )
+    return (
+        f'<table width="100%" border="0" cellpadding="6" cellspacing="0" bgcolor="{theme.code_bg}">{header}'
         f'<tr><td colspan="2"><pre style="background-color:{theme.code_bg}; color:{theme.text}; '
         f'margin-top:0; margin-bottom:0">{highlight(code, lang, theme.code_style)}</pre></td></tr></table>\n'
     )
@@ -149,7 +223,8 @@ def _math(token: Token, env: EnvType, scale: float, block: bool = False) -> str:
     if closed and env["math_ready"] is not None:
         image = render_tex_later(token.content, env["text_px"] * scale, theme.text, env["math_ready"], display=block)
         if image is PENDING:
-            env["math_pending"], image = True, None
+            env["waiting"].append(formula_key(token.content, env["text_px"] * scale, theme.text, display=block))
+            image = None
     elif closed:  # an unclosed block is still streaming in (or broken): show its source
         image = render_tex(token.content, env["text_px"] * scale, theme.text, display=block)
     if image is None:
@@ -165,8 +240,9 @@ def _math(token: Token, env: EnvType, scale: float, block: bool = False) -> str:
     return f'{tag} style="vertical-align: middle" />'
 
 
-def _cell_open(token: Token) -> str:
+def _cell_open(token: Token, width: int | None = None) -> str:
     # markdown-it writes column alignment as CSS, which Qt ignores on cells.
     style = str(token.attrGet("style") or "")
     align = style.partition("text-align:")[2].strip(" ;")
-    return f'<{token.tag} align="{align}">' if align else f"<{token.tag}>"
+    attrs = (f' align="{align}"' if align else "") + (f' width="{width}%"' if width else "")
+    return f"<{token.tag}{attrs}>"

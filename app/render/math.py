@@ -68,7 +68,7 @@ _LOCK = threading.Lock()
 
 def render_tex(tex: str, size: float, color: str, *, display: bool = False, dpi: int = DEFAULT_DPI) -> MathImage | None:
     """PNG of `tex` at font size `size` px, or None if mathtext cannot typeset it."""
-    args = (tex.strip(), float(size), color, int(dpi), bool(display))
+    args = formula_key(tex, size, color, display=display, dpi=dpi)
     with _LOCK:
         image = _render(*args)
     with _done_lock:
@@ -89,15 +89,30 @@ def render_tex_later(tex: str, size: float, color: str, notify: Callable[[], Non
     A new formula costs 5-20 ms of mathtext; done here, a window that shows a reply
     never waits for it: the view shows the source until the image arrives.
     """
-    args = (tex.strip(), float(size), color, int(dpi), bool(display))
+    args = formula_key(tex, size, color, display=display, dpi=dpi)
     with _done_lock:
         if args in _done:
             return _done[args]
         waiting = _waiting.get(args)
-        _waiting.setdefault(args, []).append(notify)
+        listeners = _waiting.setdefault(args, [])
+        # A view renders a block again at every token while it streams: one call per
+        # listener, or a formula would wake the view once per render that saw it pending.
+        if notify not in listeners:
+            listeners.append(notify)
     if waiting is None:
         _executor().submit(_typeset, args)
     return PENDING
+
+
+def formula_key(tex: str, size: float, color: str, *, display: bool = False, dpi: int = DEFAULT_DPI) -> tuple:
+    """What names a formula's image among those typeset (see any_ready)."""
+    return tex.strip(), float(size), color, int(dpi), bool(display)
+
+
+def any_ready(keys) -> bool:
+    """Whether any of these formulas (formula_key) has been typeset since it was asked for."""
+    with _done_lock:
+        return any(key in _done for key in keys)
 
 
 def wait_idle(timeout: float = 30.0) -> bool:
@@ -147,15 +162,23 @@ def _typeset(args: tuple) -> None:
 def warm_up() -> None:
     """Import matplotlib and typeset once (~0.4 s), so the first formula in an answer
     does not freeze the window. Meant for a background thread at start-up. Both the
-    text and the display sizes are set once: mathtext builds its font caches per size."""
+    text and the display sizes are set once: mathtext builds its font caches per size.
+
+    Then what start-up has loaded (Qt's bindings, matplotlib, Pygments: ~100,000
+    objects that live as long as the process) is frozen out of the garbage collector's
+    reach: a full collection that walks it takes 50-150 ms on a 2-core machine, and
+    parsing long answers sets one off every few seconds, each a visible stall."""
+    import gc
+
     from app.render import theme
 
     for display in (False, True):
         size = theme.DEFAULT_TEXT_PX * (1.25 if display else 1.0)
         render_tex(r"\sum_{k=1}^{n} \frac{a_k}{2} = \sqrt{x^2}", size, "#000000", display=display)
+    gc.freeze()
 
 
-def cache_info() -> functools._CacheInfo:
+def cache_info():
     return _render.cache_info()
 
 

@@ -46,6 +46,35 @@ class Dialogs:
         return box.clickedButton() is yes
 
     @staticmethod
+    def open_link(parent: QWidget, url: str) -> bool:
+        """Ask before a link from an answer opens in the web browser. The address is
+        shown whole, as plain text: a link's words need not say where it goes."""
+        from PySide6.QtCore import Qt, QUrl
+        from PySide6.QtGui import QTextOption
+        from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPlainTextEdit, QVBoxLayout
+
+        dialog = QDialog(parent)
+        dialog.setWindowTitle("Open link")
+        layout = QVBoxLayout(dialog)
+        host = QUrl(url).host(QUrl.ComponentFormattingOption.FullyEncoded)  # punycode: no look-alike letters
+        question = QLabel(f"Open this link in your web browser? It goes to {host}:")
+        question.setTextFormat(Qt.TextFormat.PlainText)
+        question.setWordWrap(True)
+        layout.addWidget(question)
+        address = QPlainTextEdit(url)
+        address.setReadOnly(True)
+        address.setWordWrapMode(QTextOption.WrapMode.WrapAnywhere)
+        address.setFixedHeight(address.fontMetrics().lineSpacing() * 4 + 12)
+        layout.addWidget(address)
+        buttons = QDialogButtonBox()
+        buttons.addButton("Open", QDialogButtonBox.ButtonRole.AcceptRole)
+        buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(dialog.accept)
+        buttons.rejected.connect(dialog.reject)
+        layout.addWidget(buttons)
+        return bool(dialog.exec())
+
+    @staticmethod
     def stop_download(parent: QWidget, kept: str) -> str | None:
         """"delete" or "keep" the part downloaded so far (`kept`, e.g. "1.20 GB"); None: go on downloading."""
         box = message_box(QMessageBox.Icon.Question, "Cancel download",

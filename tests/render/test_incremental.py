@@ -124,14 +124,14 @@ def test_finished_blocks_are_not_rendered_again(rendered):
 
 def test_cost_per_token_does_not_grow_with_the_message(rendered, monkeypatch):
     parsed: list[int] = []
-    real_parser = incremental.parser
+    real_parser = incremental.block_parser
 
     class CountingParser:
         def parse(self, text):
             parsed.append(len(text))
             return real_parser().parse(text)
 
-    monkeypatch.setattr(incremental, "parser", CountingParser)
+    monkeypatch.setattr(incremental, "block_parser", CountingParser)
     paragraph = "Some words and $x_1$ math in a sentence that goes on. " * 4
     text = "\n\n".join(f"- {paragraph}" if n % 3 == 1 else f"Paragraph {n}. {paragraph}" for n in range(60))
     inc = IncrementalMarkdown()
@@ -239,10 +239,12 @@ def test_new_formulas_are_typeset_off_the_caller_thread():
     assert wait_idle()
     assert calls and all(name.startswith("typeset") for name in calls)
     refreshed = inc.refresh()
-    assert refreshed.first_changed == inc.blocks.index(next(b for b in inc.blocks if "math:" in b.html))
+    # Only the blocks that were waiting for a formula, each where it stands.
+    assert [i for i, _ in refreshed] == [i for i, b in enumerate(inc.blocks) if "math:" in b.html] == [1, 2]
+    assert [b for _, b in refreshed] == inc.blocks[1:3]
     assert not any(b.math_pending for b in inc.blocks)
     assert '<p align="center"><img src="math:' in inc.html and unique not in inc.html
-    assert inc.refresh().changed == ()  # nothing left to do
+    assert inc.refresh() == ()  # nothing left to do
     # The same formula again is ready at once, with no new request.
     again = IncrementalMarkdown(math_ready=lambda: calls.append("again"))
     assert not any(b.math_pending for b in again.set_text(f"$${unique}$$\n").changed)

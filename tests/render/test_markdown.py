@@ -71,14 +71,16 @@ def test_raw_html_is_escaped_never_rendered():
     assert "<img src=x" not in html
 
 
-def test_only_web_and_mail_links_and_images_become_links():
+def test_only_web_links_and_images_become_links():
+    # The view opens only http(s) links (after asking), so nothing else looks like one.
     html = render_markdown(
         "[a](https://example.org) [b](javascript:alert(1)) [c](file:///etc/passwd) [d](mailto:x@y.z) "
-        "![pic](https://example.org/p.png)"
+        "<mailto:x@y.z> <x@y.z> [e](data:text/html,x) ![pic](https://example.org/p.png)"
     ).html
-    assert '<a href="https://example.org">a</a>' in html and '<a href="mailto:x@y.z">d</a>' in html
+    assert '<a href="https://example.org">a</a>' in html
     assert "javascript:" not in html.replace("[b](javascript:alert(1))", "")
     assert 'href="file:' not in html and 'href="javascript:' not in html
+    assert 'href="mailto:' not in html and 'href="data:' not in html and "[d](mailto:x@y.z)" in html
     assert "<img" not in html and '<a href="https://example.org/p.png">pic</a>' in html
 
 

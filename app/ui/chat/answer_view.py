@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QGuiApplication, QImage, QTextCursor, QTextDocument
+import time
+
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage, QTextCursor, QTextDocument
 from PySide6.QtWidgets import QFrame, QSizePolicy, QTextBrowser
 
-from app.render.incremental import IncrementalMarkdown, Update
+from app.render.incremental import Block, IncrementalMarkdown, Update
+from app.ui.dialogs import Dialogs
+
+# Text rendered in one event-loop turn at most: a long answer (a thread opened again,
+# a large batch of tokens) is shown over several turns, so the window never stalls
+# for long. A turn's cost grows with lines (table rows, code) and with characters.
+STEP_CHARS = 2000
+STEP_LINES = 30
+MATH_FRAME_MS = 16  # formula images arriving within this long are put in with one render
+MATH_SHARE = 3  # and the next such render waits three times as long as this one took
+WEB_SCHEMES = ("http", "https")  # the only links opened (after asking)
 
 
 class AnswerView(QTextBrowser):
     """Only the block still being written is replaced; finished blocks stay as they are.
 
     New formulas are typeset on a helper thread (app.render.math): the block shows
-    their source, and is rendered again when the images are ready.
+    their source, and is rendered again once per frame in which images arrived.
     """
 
     _math_ready = Signal()  # emitted on the typesetting thread; delivered queued here
@@ -29,29 +41,81 @@ class AnswerView(QTextBrowser):
         self.anchorClicked.connect(self._link)
         self.document().documentLayout().documentSizeChanged.connect(self._fit_height)
         self._markdown = IncrementalMarkdown(dark=dark, math_ready=self._math_ready.emit)
-        self._math_ready.connect(self._refresh_math, Qt.ConnectionType.QueuedConnection)
+        self._math_ready.connect(self._math_arrived, Qt.ConnectionType.QueuedConnection)
+        self._math_timer = QTimer(self)
+        self._math_timer.setSingleShot(True)
+        self._math_timer.setInterval(MATH_FRAME_MS)
+        self._math_timer.timeout.connect(self._refresh_math)
+        self._backlog = ""  # text not rendered yet: a step per event-loop turn
+        self._step_timer = QTimer(self)
+        self._step_timer.setSingleShot(True)
+        self._step_timer.setInterval(0)
+        self._step_timer.timeout.connect(self._step)
         self._starts: list[int] = []  # document position where each block's HTML begins
+        self._resources: set[str] = set()  # math images the document has
         self._fit_height()
 
     def set_markdown(self, text: str) -> None:
-        self._apply(self._markdown.set_text(text))
+        """Show `text` (the whole answer so far): its first step now, the rest over
+        the next event-loop turns."""
+        head = _step_end(text)
+        self._backlog = text[head:]
+        self._apply(self._markdown.set_text(text[:head], show_open=not self._backlog))
+        self._queue(self._backlog)
 
     def append_markdown(self, chunk: str) -> None:
-        self._apply(self._markdown.append(chunk))
+        if self._backlog:  # still catching up: the new text waits its turn
+            self._backlog += chunk
+            return
+        head = _step_end(chunk)
+        self._backlog = chunk[head:]
+        self._apply(self._markdown.append(chunk[:head], show_open=not self._backlog))
+        self._queue(self._backlog)
 
-    def _refresh_math(self) -> None:
-        self._apply(self._markdown.refresh())
+    def markdown(self) -> str:
+        return self._markdown.text + self._backlog
 
     @property
     def math_pending(self) -> bool:
         return any(b.math_pending for b in self._markdown.blocks)
 
-    def markdown(self) -> str:
-        return self._markdown.text
+    @property
+    def settled(self) -> bool:
+        """Everything is shown: no text waiting for its turn, no formula being typeset."""
+        return not self._backlog and not self.math_pending
 
     @property
     def block_count(self) -> int:
         return len(self._starts)
+
+    # -- rendering over several turns ---------------------------------------------------
+
+    def _queue(self, rest: str) -> None:
+        self._backlog = rest
+        if rest:
+            self._step_timer.start()
+
+    def _step(self) -> None:
+        head = _step_end(self._backlog)
+        text, self._backlog = self._backlog[:head], self._backlog[head:]
+        # The open block is rendered once, after the last step (each step would replace it).
+        self._apply(self._markdown.append(text, show_open=not self._backlog))
+        self._queue(self._backlog)
+
+    def _math_arrived(self) -> None:
+        if not self._math_timer.isActive():
+            self._math_timer.start()
+
+    def _refresh_math(self) -> None:
+        started = time.perf_counter()
+        for index, block in self._markdown.refresh():
+            self._replace(index, block)
+        # A formula every few ms for seconds on end (an answer of thousands of them):
+        # the window keeps at least 3/4 of its time for everything else.
+        spent_ms = (time.perf_counter() - started) * 1000
+        self._math_timer.setInterval(max(MATH_FRAME_MS, round(MATH_SHARE * spent_ms)))
+
+    # -- the document ------------------------------------------------------------------
 
     def _apply(self, update: Update) -> None:
         doc = self.document()
@@ -63,22 +127,66 @@ class AnswerView(QTextBrowser):
             del self._starts[update.first_changed :]
         cursor.movePosition(QTextCursor.MoveOperation.End)
         for block in update.changed:
-            for key, png in block.images.items():
-                doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl(f"math:{key}"), QImage.fromData(png))
-            # A block starts where its separator does, so replacing it removes both.
             self._starts.append(cursor.position())
-            if len(self._starts) > 1:
-                cursor.insertBlock()  # else Qt merges a fragment into the previous paragraph
-            cursor.insertHtml(block.html)
+            self._insert(cursor, block)
+
+    def _replace(self, index: int, block: Block) -> None:
+        """Put `block` in place of block `index`, leaving the others as they are."""
+        doc = self.document()
+        cursor = QTextCursor(doc)
+        start = self._starts[index]
+        size = doc.characterCount()
+        if index + 1 < len(self._starts):
+            cursor.setPosition(self._starts[index + 1])
+        else:
+            cursor.movePosition(QTextCursor.MoveOperation.End)
+        cursor.setPosition(start, QTextCursor.MoveMode.KeepAnchor)
+        cursor.removeSelectedText()
+        self._insert(cursor, block)
+        moved = doc.characterCount() - size
+        for n in range(index + 1, len(self._starts)):
+            self._starts[n] += moved
+
+    def _insert(self, cursor: QTextCursor, block: Block) -> None:
+        # A block starts where its separator does, so replacing it removes both.
+        doc = self.document()
+        for key, png in block.images.items():
+            if key not in self._resources:  # decoding a PNG again costs as much as showing it
+                self._resources.add(key)
+                doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl(f"math:{key}"), QImage.fromData(png))
+        if not block.html:
+            return  # (a piece with nothing to show): no separator either
+        if cursor.position() > 0:
+            cursor.insertBlock()  # else Qt merges a fragment into the previous paragraph
+        cursor.insertHtml(block.html)
+
+    # -- links ---------------------------------------------------------------------------
 
     def _link(self, url: QUrl) -> None:
-        if url.scheme() == "copy":
-            index = int(url.path() or url.toString().split(":", 1)[1])
+        scheme = url.scheme().lower()
+        if scheme == "copy":
+            index = url.path() or url.toString().split(":", 1)[1]
             codes = self._markdown.code_blocks
-            if 0 <= index < len(codes):
-                QGuiApplication.clipboard().setText(codes[index])
+            if index.isdigit() and int(index) < len(codes):
+                QGuiApplication.clipboard().setText(codes[int(index)])
+        elif scheme in WEB_SCHEMES and url.isValid() and url.host():
+            # Shown whole before it is opened: the text of a link need not say where it goes.
+            if Dialogs.open_link(self, url.toString(QUrl.ComponentFormattingOption.FullyEncoded)):
+                QDesktopServices.openUrl(url)
+        # Anything else (file:, javascript:, data:, a relative path) is never opened.
 
     def _fit_height(self, *_: object) -> None:
         height = int(self.document().size().height()) + 6
         if height != self.height():
             self.setFixedHeight(max(height, 24))
+
+
+def _step_end(text: str) -> int:
+    """Where the first step of `text` ends: STEP_CHARS characters or STEP_LINES lines."""
+    end = min(len(text), STEP_CHARS)
+    newline = -1
+    for _ in range(STEP_LINES):
+        newline = text.find("\n", newline + 1, end)
+        if newline < 0:
+            return end
+    return newline + 1
