@@ -7,14 +7,23 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHBoxLayout, QLabel, QLineEdit, QListView, QMainWindow, QMenu, QProgressBar,
-    QPushButton, QSizePolicy, QSplitter, QVBoxLayout, QWidget,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
 )
 
 from app import APP_NAME
 from app.ui.chat.chat_session import ChatSession, ContextReading
 from app.ui.chat.chat_view import ChatView
 from app.ui.chat.composer import Composer
+from app.ui.chat.thread_sidebar import ThreadSidebar
 from app.ui.dialogs import Dialogs
 from app.ui.documents.attachments import AttachmentTray
 from app.ui.documents.documents_panel import DocumentsPanel
@@ -47,23 +56,8 @@ class MainWindow(QMainWindow):
     # -- building ----------------------------------------------------------------------
 
     def _build(self, dark: bool) -> None:
-        self.search = QLineEdit()
-        self.search.setPlaceholderText("Search threads")
-        self.search.setClearButtonEnabled(True)
-        self.new_button = QPushButton("New thread")
-        self.thread_list = QListView()
-        self.thread_list.setObjectName("threadList")
-        self.thread_list.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.thread_list.setUniformItemSizes(True)
-        self.thread_list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.thread_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.thread_list.setTextElideMode(Qt.TextElideMode.ElideRight)
-        left = QWidget()
-        left_layout = QVBoxLayout(left)
-        left_layout.setContentsMargins(6, 6, 0, 6)
-        left_layout.addWidget(self.new_button)
-        left_layout.addWidget(self.search)
-        left_layout.addWidget(self.thread_list)
+        self.sidebar = left = ThreadSidebar()
+        self.search, self.new_button, self.thread_list = left.search, left.new_button, left.list
 
         self.model_label = QLabel("No model loaded")
         self.model_label.setObjectName("modelLabel")
@@ -151,15 +145,12 @@ class MainWindow(QMainWindow):
 
     def _wire(self, c: ChatSession) -> None:
         m = c.models
-        self.thread_list.setModel(c.thread_model)
-        self.thread_list.selectionModel().currentChanged.connect(self._thread_clicked)
-        c.thread_model.rowsInserted.connect(self._select_current_thread)
-        c.thread_model.rowsMoved.connect(self._select_current_thread)
-        self.new_button.clicked.connect(self._new_thread)
+        self.sidebar.attach(c)
+        self.sidebar.new_requested.connect(self._new_thread)
+        self.sidebar.settings_requested.connect(self.edit_thread_settings)
+        self.sidebar.deleted.connect(self._thread_deleted)
         self.open_model_button.clicked.connect(self._open_model)
         self.models_button.clicked.connect(self.open_models)
-        self.search.textChanged.connect(lambda text: c.refresh_threads(text))
-        self.thread_list.customContextMenuRequested.connect(self._thread_menu)
         self.composer.submitted.connect(self._send)
         self.composer.cancel_requested.connect(c.stop)
         self.send_button.clicked.connect(self._send_or_stop)
@@ -193,38 +184,10 @@ class MainWindow(QMainWindow):
 
     # -- threads -------------------------------------------------------------------------
 
-    def _select_current_thread(self, *_args) -> None:
-        """Keep the open thread's row selected as rows come and move."""
-        row = self.session.thread_model.row_of(self.session.thread_id)
-        index = self.session.thread_model.index(row) if row >= 0 else None
-        if index is not None and self.thread_list.currentIndex() != index:
-            selection = self.thread_list.selectionModel()
-            selection.blockSignals(True)
-            self.thread_list.setCurrentIndex(index)
-            selection.blockSignals(False)
-            self.thread_list.viewport().update()
-
-    def _thread_clicked(self, current, _previous=None) -> None:
-        thread_id = self.session.thread_model.thread_id(current.row()) if current.isValid() else None
-        if thread_id is not None and not self.session.busy and thread_id != self.session.thread_id:
-            self.session.select_thread(thread_id)
-
     def _new_thread(self) -> None:
         if not self.session.busy:
             self.session.new_thread()
             self.composer.setFocus()
-
-    def _thread_menu(self, pos) -> None:
-        index = self.thread_list.indexAt(pos)
-        if not index.isValid():
-            return
-        thread_id = self.session.thread_model.thread_id(index.row())
-        title = index.data()
-        menu = QMenu(self)
-        menu.addAction("Rename…", lambda: self._rename(thread_id, title))
-        menu.addAction("Thread settings…", lambda: self.edit_thread_settings(thread_id))
-        menu.addAction("Delete", lambda: self.delete_thread(thread_id))
-        menu.exec(self.thread_list.mapToGlobal(pos))
 
     def edit_thread_settings(self, thread_id: int | None) -> None:
         """This thread's own system prompt and sampling values."""
@@ -236,13 +199,10 @@ class MainWindow(QMainWindow):
         if Dialogs.run(dialog):
             self.session.set_thread_settings(thread_id, dialog.system_prompt(), dialog.overrides())
 
-    def _rename(self, thread_id: int, title: str) -> None:
-        new = Dialogs.text(self, "Rename thread", "Title:", title)
-        if new:
-            self.session.rename_thread(thread_id, new)
-
     def delete_thread(self, thread_id: int) -> None:
-        self.session.delete_thread(thread_id)
+        self.sidebar.delete(thread_id)
+
+    def _thread_deleted(self, thread_id: int) -> None:
         self._deleted_thread = thread_id
         self.undo_button.show()
         self.statusBar().showMessage("Thread deleted.")
@@ -287,7 +247,7 @@ class MainWindow(QMainWindow):
 
     def _show_conversation(self, messages, siblings) -> None:
         self.chat.set_messages(messages, siblings)
-        self._select_current_thread()
+        self.sidebar.select_current()
         if self.documents is not None:
             self.documents.decorate(messages)
 
@@ -363,7 +323,7 @@ class MainWindow(QMainWindow):
                     w.hide()
             self.chat.show()
 
-    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+    def dragEnterEvent(self, event) -> None:
         from app.ui.models.models_front import gguf_paths
 
         if self.models and gguf_paths(event.mimeData()):
@@ -371,7 +331,7 @@ class MainWindow(QMainWindow):
         else:
             event.ignore()
 
-    def dropEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+    def dropEvent(self, event) -> None:
         from app.ui.models.models_front import gguf_paths
 
         paths = gguf_paths(event.mimeData()) if self.models else []
@@ -413,7 +373,7 @@ class MainWindow(QMainWindow):
                    f"holds {size:,}.")
         self.context_meter.setToolTip(tip)
 
-    def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+    def closeEvent(self, event) -> None:
         if hasattr(self, "_draft_timer"):
             self._draft_timer.stop()  # it would measure a thread after the store has closed
         self.chat.shutdown()
