@@ -9,20 +9,17 @@ import json
 import sys
 from pathlib import Path
 
-from app.core.documents import (
-    DEFAULT_MAX_BYTES,
-    ContextPlan,
-    Document,
-    extract_files,
-    prepare_context,
-    reply_reserve,
-)
+from app.core.conversation import Request, fit_documents
+from app.core.documents import DEFAULT_MAX_BYTES, ContextPlan, Document, extract_files
 from app.core.errors import AppError
-from app.core.types import GenParams, Message
 
 
 class DocumentsDontFit(AppError):
     """Even the most relevant passages leave no room in the context."""
+
+
+class NoDocumentRead(AppError):
+    """Every --doc file failed: answering without them would answer another question."""
 
 
 def add_arguments(ask: argparse.ArgumentParser) -> None:
@@ -33,29 +30,29 @@ def add_arguments(ask: argparse.ArgumentParser) -> None:
 
 
 def read(args: argparse.Namespace) -> list[Document]:
-    """The --doc files as Documents (failed ones carry their reason)."""
+    """The --doc files as Documents (failed ones carry their reason, and are reported
+    with the plan); raises NoDocumentRead when not one of them could be read."""
     if not args.doc:
         return []
-    return extract_files(args.doc, max_bytes=int(args.max_doc_mb * 2**20))
+    docs = extract_files(args.doc, max_bytes=int(args.max_doc_mb * 2**20))
+    if not any(d.ok for d in docs):
+        reasons = " ".join(d.error or f"{d.name} could not be read." for d in docs)
+        raise NoDocumentRead(f"No document could be read, so the question was not asked. {reasons}")
+    return docs
 
 
-def attach(docs: list[Document], engine, messages: list[Message], params: GenParams, as_json: bool) -> list[Message]:
-    """The messages with the documents in them; reports the plan; raises
+def attach(docs: list[Document], engine, request: Request, as_json: bool) -> tuple[ContextPlan, Request]:
+    """The plan and the request with the documents in it, fitted with the engine's own
+    counts (the window's path, conversation.fit_documents); reports the plan; raises
     DocumentsDontFit when they cannot go in at all."""
-
-    def count(text: str) -> int:
-        return len(engine.tokenize(text, starts_prompt=False))
-
-    plan, final = prepare_context(messages, docs, count_prompt_tokens=engine.count_prompt_tokens,
-                                  count_tokens=count, context_size=engine.context_size,
-                                  reply_reserve=reply_reserve(params, engine.context_size))
+    plan, fitted = fit_documents(request, docs, engine.count_prompt_tokens, engine.count_tokens, engine.context_size)
     if as_json:
         print(json.dumps(plan.to_json(), ensure_ascii=False), flush=True)
     else:
         sys.stderr.write(summary(plan) + "\n")
     if plan.decision == "refuse":
         raise DocumentsDontFit(plan.reason or "The documents do not fit in the context.")
-    return final
+    return plan, fitted
 
 
 def summary(plan: ContextPlan) -> str:

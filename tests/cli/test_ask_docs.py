@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+
+import pytest
 
 from tests.cli.test_ask import GRAMMAR, run_app
 from tests.core.documents.builders import make_pdf
@@ -38,7 +43,7 @@ def test_context_event_comes_first_and_lists_every_document(smollm2, tmp_path):
     spans = [p["location"] for p in log_doc["passages"]]
     hits = [s for s in spans if int(s.split()[1].split("-")[0]) <= 613 <= int(s.split("-")[-1])]
     assert len(hits) == 1, spans
-    assert gone["mode"] == "failed" and "no longer there" in gone["error"]
+    assert gone["mode"] == "failed" and "gone.docx was not found" in gone["error"]
     assert events[-1]["prompt_tokens"] + ctx["reply_reserve"] <= 2048
     assert "answer" in {e["kind"] for e in events}
 
@@ -63,12 +68,49 @@ def test_documents_that_cannot_fit_are_refused(smollm2, tmp_path):
     assert "Traceback" not in proc.stderr
 
 
-def test_only_failed_documents_still_answer(smollm2, tmp_path):
+def test_when_no_document_can_be_read_the_question_is_not_asked(smollm2, tmp_path):
     bad = tmp_path / "blob.txt"
     bad.write_bytes(bytes(range(256)) * 4)
     proc = run_app("ask", "--model", str(smollm2), "--ctx", "1024", "--seed", "1", "--max-tokens", "8", "--json",
-                   "--doc", str(bad), "Hi")
+                   "--doc", str(bad), "--doc", str(tmp_path / "gone.txt"), "Hi")
+    assert proc.returncode == 1
+    (error,) = events_of(proc)
+    assert error["kind"] == "error" and error["type"] == "NoDocumentRead"
+    assert "binary" in error["message"] and "gone.txt was not found" in error["message"]
+    assert "Traceback" not in proc.stderr
+
+
+def run_with_timeout(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
+    """`python -m app ...`; a hang fails here instead of stalling the suite."""
+    return subprocess.run([sys.executable, "-m", "app", *args], capture_output=True, text=True, timeout=timeout,
+                          env=os.environ.copy(), check=False)
+
+
+def test_missing_document_is_not_found_and_exits_non_zero(smollm2, tmp_path):
+    proc = run_with_timeout("ask", "--model", str(smollm2), "--ctx", "1024", "--doc", str(tmp_path / "nope.pdf"),
+                            "Summarise it.")
+    assert proc.returncode == 1
+    assert "nope.pdf was not found" in proc.stderr and "no longer there" not in proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes by file name are POSIX")
+def test_named_pipe_as_a_document_does_not_hang(smollm2, tmp_path):
+    fifo = tmp_path / "fifo.txt"
+    os.mkfifo(fifo)
+    proc = run_with_timeout("ask", "--model", str(smollm2), "--ctx", "1024", "--doc", str(fifo), "q")
+    assert proc.returncode == 1
+    assert "fifo.txt is not a regular file (it is a named pipe)" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_document_without_words_larger_than_the_context(smollm2, tmp_path):
+    nested = tmp_path / "nested.json"
+    nested.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    proc = run_with_timeout("ask", "--model", str(smollm2), "--ctx", "4096", "--seed", "1", "--max-tokens", "8",
+                            "--json", "--doc", str(nested), "What does this file say?", timeout=300)
     assert proc.returncode == 0, proc.stderr
     ctx = events_of(proc)[0]
-    assert ctx["decision"] == "none" and ctx["documents"][0]["mode"] == "failed"
-    assert "binary" in ctx["documents"][0]["error"]
+    assert ctx["decision"] == "passages"
+    passages = ctx["documents"][0]["passages"]
+    assert passages[0]["start"] == 0 and {p["score"] for p in passages} == {0}
+    assert "Traceback" not in proc.stderr

@@ -37,7 +37,7 @@ def test_attachments_survive_reopen_and_dedup(tmp_path):
         assert doc.location(doc.text.index("answer"), doc.text.index("answer") + 5) == "p. 2"
         assert doc_plan.mode == "whole" and doc_plan.tokens == words(docs[0].text)
         failed, failed_plan = loaded[1]
-        assert not failed.ok and "no longer there" in failed.error and failed_plan.mode == "failed"
+        assert not failed.ok and "was not found" in failed.error and failed_plan.mode == "failed"
         assert stored_token_counts(store, [doc], "smollm2-q4_1") == {doc.sha256: words(docs[0].text)}
         assert stored_token_counts(store, [doc], "other-model") == {}
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from app.core.documents.chunking import DEFAULT_CHUNK_CHARS, DEFAULT_OVERLAP_CHARS, chunk_documents
 from app.core.documents.model import Document
+from app.core.documents.pieces import count_text
 from app.core.documents.plan import ContextPlan, Decision, DocumentPlan, Passage
 from app.core.documents.ranking import bm25_scores
 from app.core.documents.wrapping import FOOTER, header, passage_label, render_block, safe
@@ -44,14 +45,15 @@ def plan_context(docs: Sequence[Document], question: str, count_tokens: CountTok
 
     `count_tokens` counts text in the loaded model's tokens; `known_tokens` maps a
     document's sha256 to its stored whole-text count so long texts are not counted
-    again. `margin` (default 16 + 0.5% of the context) absorbs the few tokens that
-    counting pieces apart can differ from counting them joined.
+    again; a long text is counted in pieces (pieces.count_text). `margin` (default
+    16 + 0.5% of the context) absorbs the few tokens that counting pieces apart can
+    differ from counting them joined.
     """
     known = known_tokens or {}
     margin = 16 + context_size // 200 if margin is None else margin
     available = max(0, context_size - base_tokens - reply_reserve - margin)
     ok = [d for d in docs if d.ok]
-    tokens = {id(d): known.get(d.sha256) or count_tokens(safe(d.text)) for d in ok}
+    tokens = {id(d): known.get(d.sha256) or count_text(count_tokens, d.text) for d in ok}
 
     def result(decision: Decision, plans: dict, used: int = 0, text: str = "", reason: str | None = None):
         ordered = tuple(plans.get(id(d)) or DocumentPlan(d.name, 0, "failed", error=d.error, sha256=d.sha256)

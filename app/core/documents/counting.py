@@ -13,21 +13,13 @@ the reply ends.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
-from app.core.documents import ContextPlan, Document, prepare_context
-from app.core.documents.wrapping import safe
-from app.core.types import Message
+from app.core.documents.model import Document
+from app.core.documents.pieces import count_text
 
 
 def count_documents(engine, docs: Sequence[Document]) -> list[int]:
-    """Each readable document's whole text as the prompt carries it (0 for failed ones)."""
-    return [engine.count_tokens(safe(d.text)) if d.ok else 0 for d in docs]
-
-
-def plan_documents(engine, messages: Sequence[Message], docs: Sequence[Document], reserve: int,
-                   known: Mapping[str, int]) -> tuple[ContextPlan, list[Message]]:
-    """prepare_context with the engine's own counts."""
-    return prepare_context(messages, docs, count_prompt_tokens=engine.count_prompt_tokens,
-                           count_tokens=engine.count_tokens,
-                           context_size=engine.context_size, reply_reserve=reserve, known_tokens=known)
+    """Each readable document's whole text as the prompt carries it (0 for failed
+    ones), counted in pieces so a 50 MB file never has all its token ids in memory."""
+    return [count_text(engine.count_tokens, d.text) if d.ok else 0 for d in docs]

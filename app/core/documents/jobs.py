@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.documents.errors import ExtractionCancelled
 from app.core.documents.extract import DEFAULT_MAX_BYTES, extract_file
 from app.core.documents.model import Document, failed
-from app.core.verify import sha256_file
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +31,9 @@ class ExtractionJob:
     """Extract `paths` in order. One file's failure never stops the others.
 
     `known(sha256)` may return an already extracted Document (e.g. from the store):
-    the same file dropped twice is then not read again. It is called on the thread
-    running the job, so a store lookup there needs its own connection.
+    the same file dropped twice is then read (to hash it) but not extracted again.
+    It is called on the thread running the job, so a store lookup there needs its
+    own connection.
     """
 
     def __init__(self, paths: Sequence[str | Path], *, max_bytes: int = DEFAULT_MAX_BYTES,
@@ -69,28 +69,11 @@ class ExtractionJob:
             if self.on_progress is not None:
                 self.on_progress(ExtractionProgress(index, count, path.name, done, total, unit))
 
-        if self.known is not None:
-            reused = self._reuse(path)
-            if reused is not None:
-                progress(1, 1)
-                return reused
         try:
-            return extract_file(path, max_bytes=self.max_bytes, progress=progress, cancel=self.cancel)
+            return extract_file(path, max_bytes=self.max_bytes, progress=progress, cancel=self.cancel,
+                                known=self.known)
         except ExtractionCancelled as exc:
             return failed(path.name, exc, path=str(path))
-
-    def _reuse(self, path: Path) -> Document | None:
-        try:
-            size = path.stat().st_size if path.is_file() else -1
-            if not 0 < size <= self.max_bytes:
-                return None  # extract_file gives the proper message
-            doc = self.known(sha256_file(path))
-        except OSError:
-            return None
-        if doc is None:
-            return None
-        # Same bytes under maybe another name: keep the name it was dropped with.
-        return replace(doc, name=path.name, path=str(path), size=size)
 
 
 def extract_files(paths: Sequence[str | Path], **kwargs) -> list[Document]:

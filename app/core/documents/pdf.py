@@ -9,11 +9,22 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from app.core.documents.errors import CorruptDocument, EncryptedDocument, ExtractionCancelled, NoTextLayer
+from app.core.documents.errors import (
+    CorruptDocument,
+    EncryptedDocument,
+    ExtractionCancelled,
+    FileTooLarge,
+    NoTextLayer,
+)
 
 # PDFium is not thread-safe: one document operation at a time in this process.
 _PDFIUM_LOCK = threading.Lock()
 PAGE_SEPARATOR = "\n\n"
+# A few kilobytes of shared objects can declare a million pages (12 minutes at ~1,400
+# pages/s) or compressed page contents that unpack to gigabytes of text. Long real
+# books and manuals have a few thousand pages.
+MAX_PAGES = 20_000
+MAX_TEXT_CHARS = 100_000_000
 
 
 def _clean(text: str) -> str:
@@ -48,6 +59,9 @@ def read_pdf(data: bytes, name: str, progress: Callable[[int, int], None] | None
             total = len(doc)
             if total == 0:
                 raise CorruptDocument(f"{name} has no pages.")
+            if total > MAX_PAGES:
+                raise FileTooLarge(f"{name} has {total:,} pages; Ponder reads PDFs of up to {MAX_PAGES:,} pages. "
+                                   f"Split it and attach the part you need.")
             for i in range(total):
                 if cancel is not None and cancel.is_set():
                     raise ExtractionCancelled("Reading was cancelled.")
@@ -65,6 +79,9 @@ def read_pdf(data: bytes, name: str, progress: Callable[[int, int], None] | None
                 starts.append(offset)
                 parts.append(text)
                 offset += len(text)
+                if offset > MAX_TEXT_CHARS:
+                    raise FileTooLarge(f"{name} holds more than {MAX_TEXT_CHARS:,} characters of "
+                                       f"text (by page {i + 1}); Ponder does not read documents that long.")
                 if progress is not None:
                     progress(i + 1, total)
         finally:

@@ -81,3 +81,36 @@ def make_docx_bomb(path: Path, unpacked_mb: int = 210) -> Path:
                 member.write(block)
     path.write_bytes(buf.getvalue())
     return path
+
+
+def make_docx_xml_edit(path: Path, paragraphs: list[str], table: list[list[str]], edit) -> Path:
+    """A .docx made by python-docx whose document.xml is then passed through `edit`
+    (str -> str), for markup python-docx would never write itself."""
+    made = make_docx(path.with_suffix(".orig.docx"), paragraphs, table)
+    with zipfile.ZipFile(made) as src, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename == "word/document.xml":
+                data = edit(data.decode("utf-8")).encode("utf-8")
+            dst.writestr(info.filename, data)
+    made.unlink()
+    return path
+
+
+def make_many_pages_pdf(path: Path, pages: int) -> Path:
+    """A valid PDF of `pages` empty pages written by hand (fpdf2 would take minutes):
+    about 50 bytes a page, as a hostile file can make them."""
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
+               b"<< /Type /Pages /Count %d /Kids [%s] >>" % (pages, b" ".join(b"%d 0 R" % (i + 3) for i in range(pages)))]
+    objects += [b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 10 10] >>"] * pages
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    path.write_bytes(bytes(out))
+    return path

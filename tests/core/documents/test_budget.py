@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from app.core.documents import Document, plan_context, prepare_context, render_block
+from app.core.documents.pieces import PIECE_CHARS
 from app.core.documents.wrapping import DOCUMENTS_INSTRUCTION, safe
 from app.core.engine import LlamaEngine, LoadParams
 from app.core.types import Message
@@ -117,4 +118,33 @@ def test_reply_reserve_is_a_quarter_or_max_tokens():
     # Never below what the engine itself keeps free (min(max_tokens, reply_reserve, ctx // 4)).
     for ctx in (256, 1024, 4096, 32768):
         for params in (GenParams(), GenParams(max_tokens=8), GenParams(reply_reserve=4000)):
-            assert reply_reserve(params, ctx) >= min(params.max_tokens, params.reply_reserve, ctx // 4)
+            explicit = ctx if params.reply_reserve is None else params.reply_reserve
+            assert reply_reserve(params, ctx) >= min(params.max_tokens, explicit, ctx // 4)
+
+
+@pytest.mark.parametrize("text", ["[" * 200_000, ".,;:!?-" * 30_000, "[" * 50_000 + "]" * 50_000])
+@pytest.mark.parametrize("question", ["What does this file say?", "???"])
+def test_document_without_words_larger_than_the_context_gives_its_start(count, text, question):
+    doc = text_doc("brackets.json", text)
+    # Punctuation is about a token a character: a 1,500-character passage needs a 4k context.
+    plan = plan_context([doc], question, count, context_size=4096, base_tokens=200, reply_reserve=512)
+    assert plan.decision == "passages"
+    passages = plan.documents[0].passages
+    assert passages[0].start == 0 and all(p.score == 0 for p in passages)
+    assert plan.used_tokens <= plan.available_tokens
+
+
+def test_long_text_is_counted_in_pieces(count):
+    doc = text_doc("one line.csv", ",".join(f"{i},name {i},{i * 7 % 13}" for i in range(40_000)))
+    assert len(doc.text) > 10 * PIECE_CHARS and "\n" not in doc.text
+    longest = []
+
+    def recording(text: str) -> int:
+        longest.append(len(text))
+        return count(text)
+
+    plan = plan_context([doc], "name 39999", recording, context_size=2048, base_tokens=200, reply_reserve=512)
+    assert plan.decision == "passages" and max(longest) <= PIECE_CHARS
+    whole = count(safe(doc.text))
+    # A token or two may differ at each cut; the budget's margin (16 + 0.5% of the context) covers that.
+    assert abs(plan.documents[0].tokens - whole) <= len(doc.text) // PIECE_CHARS + 1

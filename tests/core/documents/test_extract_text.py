@@ -113,7 +113,7 @@ def test_size_cap_default_and_changeable(tmp_path):
 
 def test_missing_path_and_folder(tmp_path):
     missing = extract_file(tmp_path / "gone.txt")
-    assert missing.error_type == "DocumentUnreadable" and "no longer there" in missing.error
+    assert missing.error_type == "DocumentUnreadable" and "gone.txt was not found" in missing.error
     (tmp_path / "dir.txt").mkdir()
     assert "folder" in extract_file(tmp_path / "dir.txt").error
 

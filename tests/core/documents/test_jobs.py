@@ -35,7 +35,7 @@ def test_file_deleted_while_others_are_read(tmp_path):
 
     docs = ExtractionJob([first, second], on_progress=progress).run()
     assert docs[0].ok
-    assert docs[1].error_type == "DocumentUnreadable" and "no longer there" in docs[1].error
+    assert docs[1].error_type == "DocumentUnreadable" and "second.txt was not found" in docs[1].error
 
 
 def test_cancel_marks_the_current_and_remaining_files(tmp_path):
@@ -52,7 +52,7 @@ def test_cancel_marks_the_current_and_remaining_files(tmp_path):
     assert "cancelled" in docs[0].error
 
 
-def test_known_content_is_not_read_again(tmp_path, monkeypatch):
+def test_known_content_is_not_extracted_again(tmp_path, monkeypatch):
     path = tmp_path / "renamed copy.txt"
     path.write_text("already read", encoding="utf-8")
     original = extract_files([path])[0]
@@ -62,10 +62,10 @@ def test_known_content_is_not_read_again(tmp_path, monkeypatch):
         asked.append(sha)
         return original
 
-    def no_reading(*args, **kwargs):
-        raise AssertionError("the file was read again")
+    def no_extracting(*args, **kwargs):
+        raise AssertionError("the file was extracted again")
 
-    monkeypatch.setattr("app.core.documents.jobs.extract_file", no_reading)
+    monkeypatch.setattr("app.core.documents.extract.extract_bytes", no_extracting)
     doc = ExtractionJob([path], known=known).run()[0]
     assert asked == [original.sha256]
     assert doc.text == "already read" and doc.name == "renamed copy.txt"

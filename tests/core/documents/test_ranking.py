@@ -26,3 +26,15 @@ def test_question_without_known_words_keeps_text_order():
     assert rank(passages, "zebra quantum") == [0, 1, 2, 3, 4]
     assert rank(passages, "??") == [0, 1, 2, 3, 4]  # no word at all
     assert bm25_scores([], "anything").shape == (0,)
+
+
+def test_passages_without_a_single_word_score_zero_in_text_order():
+    # bm25s cannot index an empty vocabulary; brackets and punctuation have no words.
+    for passages in (["[[[[", "]]]]", "{}{}"], ["!!! ???", "...", "-- -- --"], ["a", "I"]):
+        assert bm25_scores(passages, "What is in this file?").tolist() == [0.0] * len(passages)
+        assert rank(passages, "What is in this file?") == list(range(len(passages)))
+
+
+def test_some_passages_without_words_still_rank_the_others():
+    scores = bm25_scores(["[[[[", "the lighthouse keeper", "]]]]"], "lighthouse")
+    assert scores[1] > 0 and scores[0] == scores[2] == 0
