@@ -45,6 +45,13 @@ def _excepthook(exc_type, exc, tb) -> None:
 
 
 def run_gui(args: argparse.Namespace, qt_args: list[str]) -> int:
+    from app.platform_check import check_xcb
+
+    problem = check_xcb()  # before Qt loads its platform plugin: a missing library aborts the process
+    if problem:
+        log.error("%s", problem)
+        print(problem, file=sys.stderr)
+        return 1
     from PySide6.QtWidgets import QApplication
 
     from app.core.errors import AppError
