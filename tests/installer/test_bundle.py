@@ -13,11 +13,16 @@ from pathlib import Path
 
 import pytest
 
+from app.platform_check import BUNDLED, can_load, missing_libraries, xcb_plugin
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="builds the Linux bundle")
 
+# The xcb libraries this machine lacks, so the bundle built here lacks them too.
+XCB_MISSING = [lib.soname for lib in missing_libraries(xcb_plugin())] if sys.platform.startswith("linux") else []
+XVFB = bool(shutil.which("xvfb-run") and shutil.which("xauth"))
 # Under Xvfb the bundle uses the xcb plugin a desktop uses; without it, Qt's offscreen one.
-DISPLAY = "xvfb" if shutil.which("xvfb-run") and shutil.which("xauth") else "offscreen"
+DISPLAY = "xvfb" if XVFB and not XCB_MISSING else "offscreen"
 NO_NETWORK = sys.platform.startswith("linux") and shutil.which("unshare") is not None and subprocess.run(
     ["unshare", "-n", "true"], capture_output=True).returncode == 0
 
@@ -76,6 +81,13 @@ def test_bundle_passes_the_self_test_and_shows_the_window(built, smollm2, tmp_pa
     assert "starting" in (tmp_path / "home" / "log" / "ponder.log").read_text(encoding="utf-8")
 
 
+@pytest.mark.skipif(not (XVFB and XCB_MISSING), reason="this machine has every library Qt's xcb plugin needs")
+def test_bundle_names_the_xcb_libraries_it_and_the_system_lack(built, tmp_path):
+    proc = launch(built[0], [], tmp_path / "home", "xvfb")
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # not Qt's abort
+    assert all(soname in proc.stderr for soname in XCB_MISSING) and "sudo apt install" in proc.stderr
+
+
 @pytest.mark.parametrize("network", ["no-network" if NO_NETWORK else "hf-offline-only"])
 def test_bundle_runs_offline(built, smollm2, tmp_path, network):
     prefix = ["unshare", "-n"] if network == "no-network" else []
@@ -94,6 +106,8 @@ def test_bundle_holds_what_the_app_needs_and_not_more(built):
     qt = {p.name.split(".")[0] for p in (internal / "PySide6").glob("Qt*.so")}
     assert qt == {"QtCore", "QtGui", "QtWidgets", "QtSvg"}
     assert (internal / "PySide6/Qt/plugins/iconengines/libqsvgicon.so").exists()  # draws the SVG app icon
+    # the xcb libraries desktops often lack, wherever the build machine had them
+    assert [s for s in BUNDLED if can_load(s) and not (internal / s).exists()] == []
     assert not list(internal.rglob("_tkinter*")) and not (internal / "tcl").exists()
     fonts = internal / "matplotlib" / "mpl-data" / "fonts" / "ttf"
     assert (fonts / "cmr10.ttf").exists() and (fonts / "DejaVuSans.ttf").exists()  # mathtext
