@@ -7,7 +7,7 @@ import time
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QScrollArea, QVBoxLayout, QWidget
 
-from app.core.store import StoredMessage
+from app.core.records import StoredMessage
 from app.ui.chat.message_widget import MessageWidget
 
 WIDE_PX = 900  # side-by-side thinking and answer from this width on ("auto" layout)

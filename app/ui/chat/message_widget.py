@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QBoxLayout, QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout
 
-from app.core.store import StoredMessage
+from app.core.records import StoredMessage
 from app.ui.chat.answer_view import AnswerView
 from app.ui.chat.reasoning_box import ReasoningBox
 

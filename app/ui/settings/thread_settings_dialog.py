@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (
     QSpinBox, QVBoxLayout, QWidget,
 )
 
-from app.core.store import Thread
+from app.core.records import Thread
 from app.settings import Settings
 
 # GenParams fields a thread may override: (label, low, high, step or None for ints).
