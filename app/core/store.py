@@ -26,8 +26,9 @@ from pathlib import Path
 
 from app.core.errors import AppError
 from app.core.records import MessageState, StoredMessage, Thread  # noqa: F401 (re-exported)
-from app.core.store_documents import DocumentRecords, StoredAttachment, StoredExtraction  # noqa: F401 (re-exported)
+from app.core.search_snippets import AFTER, BEFORE, Snippet, fold, make_snippet
 from app.core.store_check import check_history
+from app.core.store_documents import DocumentRecords, StoredAttachment, StoredExtraction  # noqa: F401 (re-exported)
 from app.core.store_schema import MIGRATIONS
 from app.core.types import Role
 
@@ -266,6 +267,28 @@ class Store(DocumentRecords):
             args = {"p": _like_pattern(search)}
         rows = self._conn.execute(sql + " ORDER BY t.updated_at DESC, t.id DESC", args).fetchall()
         return [_thread(r) for r in rows]
+
+    def search_snippets(self, search: str) -> dict[int, Snippet]:
+        """Thread id -> a one-line snippet around the first match of `search`, for each thread
+        `list_threads(search)` finds by a message but not by its title: from its oldest
+        matching message, the answer (or question) before the thinking. Only the snippet's
+        characters leave SQLite, however long the message."""
+        query = search.strip()
+        if not query:
+            return {}
+        before = BEFORE + 16  # room to start the snippet at a word
+        span = before + len(query) + AFTER + 16
+        rows = self._conn.execute(
+            "WITH hit AS (SELECT MIN(m.id) AS id FROM messages m JOIN threads t ON t.id = m.thread_id"
+            " WHERE t.deleted_at IS NULL AND t.title NOT LIKE :p ESCAPE '\\'"
+            " AND (m.content LIKE :p ESCAPE '\\' OR m.reasoning LIKE :p ESCAPE '\\') GROUP BY m.thread_id),"
+            " body AS (SELECT m.thread_id, CASE WHEN m.content LIKE :p ESCAPE '\\' THEN m.content"
+            " ELSE m.reasoning END AS text FROM hit JOIN messages m ON m.id = hit.id),"
+            " found AS (SELECT thread_id, text, max(1, instr(lower(text), :q) - :before) AS first FROM body)"
+            " SELECT thread_id, substr(text, first, :span), first > 1, first - 1 + :span < length(text) FROM found",
+            {"p": _like_pattern(query), "q": fold(query), "before": before, "span": span},
+        ).fetchall()
+        return {r[0]: make_snippet(r[1], query, bool(r[2]), bool(r[3])) for r in rows}
 
     # --- messages --------------------------------------------------------------
 

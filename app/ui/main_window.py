@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -29,6 +29,7 @@ from app.ui.documents.attachments import AttachmentTray
 from app.ui.documents.documents_panel import DocumentsPanel
 from app.ui.models.model_bar import OffloadControls
 from app.ui.settings.thread_settings_dialog import ThreadSettingsDialog
+from app.ui.shortcuts import WindowKeys, key_sequences
 
 
 class MainWindow(QMainWindow):
@@ -120,25 +121,43 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.undo_button)
         self._deleted_thread: int | None = None
 
+        keys = key_sequences  # the one table of shortcuts (app/ui/shortcuts.py)
+        self.keys = WindowKeys(self)
         menu = self.menuBar().addMenu("&File")
-        self.new_action = self._action(menu, "New thread", QKeySequence.StandardKey.New, self._new_thread)
-        self._action(menu, "Open model…", QKeySequence.StandardKey.Open, self._open_model)
+        self.new_action = self._action(menu, "New thread", keys("new_thread"), self._new_thread)
+        self._action(menu, "Open model…", keys("open_model"), self._open_model)
         self._action(menu, "Models…", None, self.open_models)
         self._action(menu, "Import .gguf…", None, lambda: self.models and self.models.import_from_file_dialog())
         self._action(menu, "Export thread as Markdown…", None, self._export)
         self._action(menu, "Thread settings…", None, lambda: self.edit_thread_settings(self.session.thread_id))
-        self._action(menu, "Settings…", QKeySequence.StandardKey.Preferences, self.open_settings)
+        self._action(menu, "Settings…", keys("settings"), self.open_settings)
         menu.addSeparator()
-        self._action(menu, "Quit", QKeySequence.StandardKey.Quit, self.close)
+        self._action(menu, "Quit", keys("quit"), self.close)
         edit = self.menuBar().addMenu("&Edit")
-        self._action(edit, "Find threads", QKeySequence.StandardKey.Find, self.search.setFocus)
+        # Text boxes keep Ctrl+Z for their own undo; elsewhere it brings back the last deleted thread.
+        self.undo_delete_action = self._action(edit, "Undo delete thread", keys("undo_delete"), self._undo_delete)
+        edit.addSeparator()
+        self._action(edit, "Copy last answer", keys("copy_answer"), self.keys.copy_last_answer)
+        self.stop_action = self._action(edit, "Stop reply", keys("stop"), self.keys.stop)
+        self.stop_action.setEnabled(False)  # Esc belongs to dialogs and editors unless a reply is running
+        edit.addSeparator()
+        self._action(edit, "Find threads", keys("find"), self.sidebar.focus_search)
+        view = self.menuBar().addMenu("&View")
+        self.sidebar_action = self._action(view, "Threads column", keys("toggle_sidebar"), self.sidebar.toggle)
+        self.sidebar_action.setCheckable(True)
+        self.sidebar_action.setChecked(not self.sidebar.collapsed)
+        self.sidebar.collapsed_changed.connect(lambda collapsed: self.sidebar_action.setChecked(not collapsed))
         help_menu = self.menuBar().addMenu("&Help")
+        self._action(help_menu, "Keyboard shortcuts", keys("shortcuts"), self.keys.show_shortcuts)
         self._action(help_menu, f"About {APP_NAME}", None, self.show_about)
+        self.composer.edit_last_requested.connect(self.keys.edit_last_question)
+        if self.session is not None:
+            self.session.busy_changed.connect(self.stop_action.setEnabled)
 
-    def _action(self, menu: QMenu, text: str, shortcut, slot) -> QAction:
+    def _action(self, menu: QMenu, text: str, shortcuts, slot) -> QAction:
         action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(shortcut)
+        if shortcuts:
+            action.setShortcuts(shortcuts)
         action.triggered.connect(lambda _=False: slot())
         menu.addAction(action)
         return action

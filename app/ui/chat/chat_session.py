@@ -124,7 +124,9 @@ class ChatSession(QObject):
         """Bring the thread list up to date (row by row) with the history."""
         if search is not None:
             self._search = search.strip()
-        self.thread_model.sync(self.store.list_threads(self._search or None))
+        search = self._search
+        snippets = self.store.search_snippets(search) if search else None
+        self.thread_model.sync(self.store.list_threads(search or None), snippets, search)
         self.threads_changed.emit()
 
     def thread(self, thread_id: int | None) -> Thread | None:
@@ -132,6 +134,14 @@ class ChatSession(QObject):
 
     def message(self, message_id: int) -> StoredMessage | None:
         return self.store.get_message(message_id)
+
+    def last_answer(self) -> str | None:
+        """The text of the newest answer on the branch on screen (None if nothing was answered)."""
+        return next((m.content for m in reversed(self.conversation.path()) if m.role == "assistant" and m.content), None)
+
+    def last_question_id(self) -> int | None:
+        """The newest question on the branch on screen, for editing it again."""
+        return next((m.id for m in reversed(self.conversation.path()) if m.role == "user"), None)
 
     def new_thread(self) -> int:
         thread = self.store.create_thread()
