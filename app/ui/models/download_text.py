@@ -38,16 +38,11 @@ def percent(p) -> int:
     return int(p.fraction * 100) if p is not None else 0
 
 
-def failure_text(message: str, kind: str) -> str:
-    """The core's message, led by what to do next."""
-    if kind == "network":
-        return ("No connection to the Hugging Face Hub. Check your connection; the download resumes "
-                f"where it stopped (press Resume).\n\nDetails: {message}")
+def failure_text(message: str, kind: str, kept: bool = False) -> str:
+    """The core's message (said once), then what happens next; `kept`: part of the file is
+    on disk and the next try continues from it."""
     if kind == "offline":
-        return (f"{message} Turn offline mode off to download; models already downloaded work "
-                f"without a network.")
-    if kind == "disk":
-        return f"{message} The part already downloaded is kept, and the download resumes from there."
-    if kind == "checksum":
-        return f"{message} Press Download again to fetch a fresh copy."
+        return f"{message} Turn offline mode off to download; models already downloaded work without a network."
+    if kind in ("network", "disk") and kept:
+        return f"{message} What was downloaded is kept, and the next try continues from there."
     return message

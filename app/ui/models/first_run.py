@@ -105,7 +105,8 @@ class FirstRunPanel(QWidget):
 
     def _failed(self, file_id: str, message: str, kind: str) -> None:
         self.refresh()
-        self.status.setText(failure_text(message, kind))
+        kept = any(s.file.id == file_id and s.state == "partial" for s in self.manager.states())
+        self.status.setText(failure_text(message, kind, kept))
 
     def _stopped(self, file_id: str, deleted: bool) -> None:
         self.refresh()

@@ -1,5 +1,6 @@
 """The models dialog: the catalog with each file's size and state on disk, the running
-download with Pause / Resume / Cancel, and GGUFs already on this computer to add.
+download with Pause / Resume / Cancel (a failed one: its error once, Retry / Dismiss /
+Delete partial file), and GGUFs already on this computer to add.
 
 It only shows and asks; the ModelManager does the work and outlives the dialog, so
 closing it never stops a download.
@@ -63,6 +64,7 @@ class ModelsDialog(QDialog):
         self.focus: CatalogFile | None = manager.active.file if manager.active else None
         self._states: dict[str, CatalogState] = {}
         self._cancelling = False
+        self.failure: tuple[str, str, str] | None = None  # file id, message, kind of the last failed download
         layout = QVBoxLayout(self)
 
         catalog_box = QGroupBox("Phi-4-reasoning models")
@@ -89,9 +91,15 @@ class ModelsDialog(QDialog):
         self.resume_button = QPushButton("Resume")
         self.cancel_button = QPushButton("Cancel download")
         self.redownload_button = QPushButton("Download again")
+        # A failed download: one message, and ways on (the running ones' buttons would be greyed out).
+        self.retry_button = QPushButton("Retry")
+        self.delete_partial_button = QPushButton("Delete partial file")
+        self.delete_partial_button.setToolTip("Remove the part downloaded so far; a new try starts from the beginning.")
+        self.dismiss_button = QPushButton("Dismiss")
         buttons = QHBoxLayout()
         buttons.addStretch(1)
-        for b in (self.redownload_button, self.pause_button, self.resume_button, self.cancel_button):
+        for b in (self.redownload_button, self.pause_button, self.resume_button, self.cancel_button,
+                  self.delete_partial_button, self.retry_button, self.dismiss_button):
             buttons.addWidget(b)
         for w in (self.download_title, self.progress, self.progress_label, self.message):
             box.addWidget(w)
@@ -122,6 +130,9 @@ class ModelsDialog(QDialog):
         self.resume_button.clicked.connect(self._resume)
         self.cancel_button.clicked.connect(self._cancel)
         self.redownload_button.clicked.connect(self._resume)
+        self.retry_button.clicked.connect(self._resume)
+        self.dismiss_button.clicked.connect(self._dismiss)
+        self.delete_partial_button.clicked.connect(self._delete_partial)
         manager.states_changed.connect(self.refresh)
         manager.sizes_ready.connect(self.refresh)
         manager.download_started.connect(self._started)
@@ -189,6 +200,7 @@ class ModelsDialog(QDialog):
 
     def download(self, cfile: CatalogFile) -> None:
         self.focus = cfile
+        self.failure = None
         self.message.clear()
         self.manager.start_download(cfile)
 
@@ -213,6 +225,20 @@ class ModelsDialog(QDialog):
             self.focus = None
             self._show_download()
 
+    def _dismiss(self) -> None:
+        """Put a failed download out of sight; what it kept on disk stays (the row says so)."""
+        self.failure = None
+        self.focus = None
+        self.message.clear()
+        self._show_download()
+
+    def _delete_partial(self) -> None:
+        if self.focus is not None and self.manager.active is None:
+            self.failure = None
+            self.manager.cancel(self.focus, delete_partial=True)  # download_stopped hides the box
+            self.focus = None
+            self._show_download()
+
     def _import(self) -> None:
         path = Dialogs.open_model(self, "")
         if path:
@@ -222,6 +248,7 @@ class ModelsDialog(QDialog):
 
     def _started(self, file_id: str) -> None:
         self.focus = self.manager.active.file if self.manager.active else self.focus
+        self.failure = None
         self.message.clear()
         self.refresh()
         self._show_download()
@@ -234,16 +261,17 @@ class ModelsDialog(QDialog):
     def _stopped(self, file_id: str, deleted: bool) -> None:
         if deleted or self._cancelling:
             self.focus = None
+            self.failure = None
         self._cancelling = False
         self.refresh()
         self._show_download()
 
     def _failed(self, file_id: str, message: str, kind: str) -> None:
+        self.failure = (file_id, message, kind)
+        if self.focus is None or self.focus.id != file_id:
+            self.focus = next((f for f in self.manager.catalog.files() if f.id == file_id), self.focus)
         self.refresh()
         self._show_download()
-        self.message.setText(failure_text(message, kind))
-        self.redownload_button.setVisible(kind == "checksum")
-        self.resume_button.setVisible(kind != "checksum")
 
     def _finished(self, file_id: str, path: str) -> None:
         self.refresh()
@@ -259,6 +287,14 @@ class ModelsDialog(QDialog):
         if f is None:
             return
         self.download_title.setText(f"{f.model_name} {f.quant} · {f.primary.spec}")
+        failed = self.failure is not None and self.failure[0] == f.id and not running
+        for b in (self.retry_button, self.dismiss_button):
+            b.setVisible(failed)
+        self.delete_partial_button.setVisible(failed and st is not None and st.state == "partial")
+        self.progress.setVisible(not failed or (st is not None and st.state == "partial"))
+        if failed:
+            self._show_failure(st)
+            return
         if running and active.progress is not None:
             self._progressed(f.id, active.progress)
         elif st is not None and st.state == "partial":
@@ -271,7 +307,24 @@ class ModelsDialog(QDialog):
         self.resume_button.setEnabled(not running and st is not None and st.state in ("partial", "absent"))
         self.cancel_button.setEnabled(running or (st is not None and st.state == "partial"))
         self.redownload_button.setVisible(st is not None and st.state == "corrupt")
-        self.resume_button.setVisible(True)
+        done = st is not None and st.usable and not running  # nothing left to pause or cancel
+        for b in (self.pause_button, self.resume_button, self.cancel_button):
+            b.setVisible(not done)
+
+    def _show_failure(self, st: CatalogState | None) -> None:
+        """The error once (the core's words, then what to do), with Retry and Dismiss instead
+        of the running download's buttons."""
+        _, message, kind = self.failure
+        kept = st is not None and st.state == "partial"
+        for b in (self.pause_button, self.resume_button, self.cancel_button, self.redownload_button):
+            b.setVisible(False)
+        if kept:
+            self.progress.setValue(int(st.done / st.size * 1000) if st.size else 0)
+            self.progress_label.setText(f"{size_text(st.done)} of {size_text(st.size)} downloaded before it stopped.")
+        else:
+            self.progress_label.setText("")
+        self.message.setText(failure_text(message, kind, kept))
+        self.retry_button.setDefault(True)
 
 
 def _describe(st: CatalogState | None, downloading: bool) -> tuple[str, str]:

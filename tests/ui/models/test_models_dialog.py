@@ -195,9 +195,9 @@ def test_no_network_says_what_to_do_and_the_app_stays_usable(ui, hub, qtbot):
         closed = f"http://127.0.0.1:{s.getsockname()[1]}"
     ui.manager.place = replace(ui.manager.place, endpoint=closed)
     dialog = ui.window.open_models()
-    with qtbot.waitSignal(ui.manager.download_failed, timeout=30000):
+    with qtbot.waitSignal(ui.manager.download_failed, timeout=30000) as blocker:
         dialog.row_for("tiny").action.click()
-    assert "Check your connection; the download resumes where it stopped" in dialog.message.text()
+    assert dialog.message.text() == blocker.args[1] and "Check your network" in blocker.args[1]  # said once
     assert dialog.row_for("tiny").action.isEnabled()
     with qtbot.waitSignal(ui.models.model_changed, check_params_cb=lambda s, t: s == "ready"):
         ui.models.load_model("/models/scripted.gguf")
@@ -218,11 +218,11 @@ def test_a_damaged_download_offers_to_download_again(ui, hub, tiny_phi3, qtbot):
     dialog = ui.window.open_models()
     with qtbot.waitSignal(ui.manager.download_failed, timeout=30000) as blocker:
         dialog.row_for("tiny").action.click()
-    assert blocker.args[2] == "checksum" and "Download again" in dialog.message.text()
-    assert dialog.redownload_button.isVisibleTo(dialog) and not ui.partials()
+    assert blocker.args[2] == "checksum" and "download it again" in dialog.message.text()
+    assert dialog.retry_button.isVisibleTo(dialog) and not ui.partials()
     hub.faults.corrupt.clear()
     with qtbot.waitSignal(ui.manager.download_finished, timeout=30000) as done:
-        dialog.redownload_button.click()
+        dialog.retry_button.click()
     assert Path(done.args[1]).read_bytes() == tiny_phi3.read_bytes()
 
 
@@ -320,3 +320,45 @@ def test_a_remembered_model_that_is_gone_leads_to_the_first_run_offer(ui, qtbot,
     with qtbot.waitSignal(ui.models.model_changed, check_params_cb=lambda s, t: s == "failed"):
         ui.window.choose_model(missing)
     assert ui.window.models.first_run.isVisible() and not ui.window.chat.isVisible()
+
+
+def shown_buttons(dialog) -> list[str]:
+    return [b.text() for b in dialog.download_box.findChildren(type(dialog.retry_button)) if b.isVisibleTo(dialog)]
+
+
+def test_a_failed_download_says_so_once_and_can_be_dismissed(ui, qtbot):
+    dialog = ui.window.open_models()
+    with qtbot.waitSignal(ui.manager.download_failed, timeout=30000) as blocker:
+        dialog.row_for("gone").action.click()
+    assert dialog.message.text() == blocker.args[1]  # the error once, nowhere else in the box
+    texts = [dialog.download_title.text(), dialog.progress_label.text()]
+    assert not any(blocker.args[1] in t for t in texts) and not dialog.progress.isVisibleTo(dialog)
+    assert shown_buttons(dialog) == ["Retry", "Dismiss"]  # no greyed-out Cancel, no Pause
+    dialog.dismiss_button.click()
+    assert not dialog.download_box.isVisibleTo(dialog)
+    assert dialog.row_for("gone").action.isEnabled()  # it can still be tried from its row
+
+
+def test_a_failed_download_with_a_partial_offers_to_delete_it(ui, hub, tiny_phi3, qtbot):
+    hub.faults.cut_every = 300_000  # the connection drops on every try: the download gives up
+    dialog = ui.window.open_models()
+    with qtbot.waitSignal(ui.manager.download_failed, timeout=30000) as blocker:
+        dialog.row_for("tiny").action.click()
+    (part,) = ui.partials()
+    assert dialog.message.text() == blocker.args[1]  # it already says the download continues
+    assert shown_buttons(dialog) == ["Delete partial file", "Retry", "Dismiss"]
+    assert dialog.progress_label.text().endswith("downloaded before it stopped.")
+    dialog.delete_partial_button.click()
+    assert not part.exists() and ui.manager.store.partials() == {}
+    assert not dialog.download_box.isVisibleTo(dialog)
+    assert dialog.row_for("tiny").state.text() == "not downloaded"
+
+    with qtbot.waitSignal(ui.manager.download_failed, timeout=30000):
+        dialog.row_for("tiny").action.click()
+    hub.faults.cut_every = None
+    with qtbot.waitSignal(ui.manager.download_finished, timeout=30000) as done:
+        dialog.retry_button.click()
+    assert Path(done.args[1]).read_bytes() == tiny_phi3.read_bytes()
+    assert hub.requests("cdn", "GET")[-1].range  # the retry went on from the part kept
+    assert shown_buttons(dialog) == []  # done: no greyed-out Pause, Resume or Cancel
+    assert "Downloaded and verified" in dialog.message.text()
