@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import APP_NAME
-from app.ui.chat.chat_session import ChatSession, ContextReading
+from app.ui.chat.chat_session import NO_MODEL, ChatSession, ContextReading
 from app.ui.chat.chat_view import ChatView
 from app.ui.chat.composer import Composer
 from app.ui.chat.thread_sidebar import ThreadSidebar
@@ -28,6 +28,7 @@ from app.ui.dialogs import Dialogs
 from app.ui.documents.attachments import AttachmentTray
 from app.ui.documents.documents_panel import DocumentsPanel
 from app.ui.models.model_bar import OffloadControls
+from app.ui.notice_banner import NoticeBanner, notice_ms
 from app.ui.settings.thread_settings_dialog import ThreadSettingsDialog
 from app.ui.shortcuts import WindowKeys, key_sequences
 
@@ -88,6 +89,8 @@ class MainWindow(QMainWindow):
         self.composer = Composer()
         self.send_button = QPushButton("Send")
         self.send_button.setObjectName("sendButton")
+        self.send_button.setEnabled(False)  # until a model is ready (_update_send)
+        self.send_button.setToolTip("Load a model first")
         self.answer_now_button = QPushButton("Answer now")
         self.answer_now_button.setToolTip("Stop thinking and write the answer from what it has so far")
         self.answer_now_button.setEnabled(False)
@@ -102,6 +105,8 @@ class MainWindow(QMainWindow):
         center_layout = QVBoxLayout(center)
         center_layout.setContentsMargins(6, 6, 6, 6)
         center_layout.addLayout(bar)
+        self.banner = NoticeBanner()  # what went wrong here and what to do (app/ui/models/load_notices.py)
+        center_layout.addWidget(self.banner)
         center_layout.addWidget(self.chat, 1)
         self.attachment_tray = AttachmentTray()
         center_layout.addWidget(self.attachment_tray)
@@ -114,11 +119,14 @@ class MainWindow(QMainWindow):
         splitter.setSizes([260, 940])
         self.setCentralWidget(splitter)
 
+        # The speed readout is permanent, at the right: passing notices never cover it.
         self.stats_label = QLabel("")
+        self.stats_label.setObjectName("statsLabel")
+        self.stats_label.setContentsMargins(8, 0, 8, 0)
         self.undo_button = QPushButton("Undo delete")
         self.undo_button.hide()
-        self.statusBar().addWidget(self.stats_label, 1)
         self.statusBar().addPermanentWidget(self.undo_button)
+        self.statusBar().addPermanentWidget(self.stats_label)
         self._deleted_thread: int | None = None
 
         keys = key_sequences  # the one table of shortcuts (app/ui/shortcuts.py)
@@ -186,7 +194,6 @@ class MainWindow(QMainWindow):
         c.busy_changed.connect(self._busy)
         m.model_changed.connect(self._model_changed)
         m.load_planned.connect(self.offload.set_plan)
-        m.retry_suggested.connect(self._offer_retry)
         self.offload.layers_chosen.connect(m.set_gpu_layers)
         c.notice.connect(self.show_notice)
         m.notice.connect(self.show_notice)
@@ -199,7 +206,12 @@ class MainWindow(QMainWindow):
         c.context_measured.connect(self.show_context)
 
     def show_notice(self, text: str) -> None:
-        self.statusBar().showMessage(text)
+        """A passing message in the status bar; "no model" instead gets the banner with the
+        buttons that load one."""
+        if text == NO_MODEL and self.models is not None:
+            self.models.model_needed()
+        else:
+            self.statusBar().showMessage(text, notice_ms(text))
 
     # -- threads -------------------------------------------------------------------------
 
@@ -212,7 +224,7 @@ class MainWindow(QMainWindow):
         """This thread's own system prompt and sampling values."""
         thread = self.session.thread(thread_id)
         if thread is None:
-            self.statusBar().showMessage("Open or start a thread first.")
+            self.show_notice("Open or start a thread first.")
             return
         dialog = ThreadSettingsDialog(thread, self.settings.value, self)
         if Dialogs.run(dialog):
@@ -224,7 +236,7 @@ class MainWindow(QMainWindow):
     def _thread_deleted(self, thread_id: int) -> None:
         self._deleted_thread = thread_id
         self.undo_button.show()
-        self.statusBar().showMessage("Thread deleted.")
+        self.show_notice("Thread deleted.")
 
     def _undo_delete(self) -> None:
         if self._deleted_thread is not None:
@@ -293,19 +305,20 @@ class MainWindow(QMainWindow):
         self.send_button.setText("Stop" if busy else "Send")
         self.answer_now_button.setEnabled(busy)
         self.new_button.setEnabled(not busy)
+        self._update_send()
 
     def _model_changed(self, state: str, text: str) -> None:
         self.model_label.setText({"loading": text, "ready": f"Model: {text}", "failed": "No model loaded"}.get(state, text))
         self.offload.set_busy(state == "loading" or self.session.busy)
+        self._update_send()
 
-    def _offer_retry(self, layers: int) -> None:
-        """After an out-of-memory load: one click to load with what the estimate says fits."""
-        plan = self.session.models.load_plan
-        total = plan.layout.layer_count if plan and plan.layout else "?"
-        question = (f"Retry with {layers} of {total} layers on the GPU? The estimate says that fits."
-                    if layers else "Retry with every layer on the CPU? The estimate says no layers fit on the GPU.")
-        if Dialogs.confirm(self, "Not enough memory", question, "Retry"):
-            self.session.models.set_gpu_layers(layers)
+    def _update_send(self) -> None:
+        """Send needs a model that is ready; Stop (the same button while a reply streams) never waits."""
+        models = self.session.models
+        ready = self.session.busy or models.model_ready
+        self.send_button.setEnabled(ready)
+        self.send_button.setToolTip("" if ready else "Wait until the model has loaded" if models.loading
+                                    else "Load a model first")
 
     def _open_model(self) -> None:
         path = Dialogs.open_model(self, self.settings.value.models_dir)

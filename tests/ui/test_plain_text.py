@@ -200,9 +200,9 @@ def test_a_model_file_with_markup_in_its_metadata_is_refused_in_plain_text(ui, h
     assert fmt == PLAIN and 'architecture \'<b>bold</b> <img src="file:///' in shown(text, fmt)  # cut short after
 
     ui.settle("failed", lambda: ui.window.choose_model(path))  # llama.cpp refuses the architecture
-    status = ui.window.statusBar()
-    assert hostile in status.currentMessage()
-    assert red_pixels(status) == 0  # the status bar draws the characters, not the image
+    banner = ui.window.banner  # the failure, above the conversation
+    assert hostile in banner.text()
+    assert red_pixels(banner) == 0  # the banner draws the characters, not the image
     assert ui.window.model_label.textFormat() == PLAIN
     panel = ui.window.models.first_run  # no model ever loaded: the way to get one
     assert panel.isVisible() and panel.status.textFormat() == PLAIN and panel.text.textFormat() == PLAIN

@@ -24,7 +24,7 @@ from app.ui.settings.app_settings import AppSettings
 
 log = logging.getLogger(__name__)
 VIEW_UPDATE_MS = 33  # events reach the view at ~30 Hz, however fast tokens come
-NO_MODEL = "No model is loaded yet. Open a model file (Model → Open) and send again."
+NO_MODEL = "No model is loaded yet. Load one with Open model… or Models… above, then send again."
 
 
 @dataclass(frozen=True, slots=True)

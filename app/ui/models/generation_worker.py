@@ -20,7 +20,7 @@ from app.core.context_rules import default_context
 from app.core.conversation import Request, fit_documents
 from app.core.engine import Engine, LlamaEngine, LoadParams
 from app.core.errors import AppError, OutOfMemory
-from app.core.fit import gb, plan_load, retry_layers
+from app.core.fit import LoadPlan, estimate, gb, plan_load, retry_layers
 from app.core.gguf_info import ModelLayout, read_layout
 from app.core.types import GenParams
 from app.core.documents import counting
@@ -36,6 +36,18 @@ class LoadedModel:
     context_size: int
     name: str  # what the model bar shows
     template_problem: str | None = None  # why the model's own chat template is not used, for people
+    params: LoadParams | None = None  # what the load asked for (layers, context), before the plan resolved it
+
+
+def fits_alongside(plan: LoadPlan, hw: hardware.Hardware) -> bool:
+    """Whether `plan` fits in the memory free now, next to the model already loaded (whose
+    GPU runtime is already paid for). Unknown (no layout read) counts as fitting: running
+    out of memory then still closes the loaded model and tries again."""
+    if plan.layout is None:
+        return True
+    est = estimate(plan.layout, plan.n_gpu_layers, plan.n_ctx, hw)
+    gpu_fits = est.n_gpu_layers == 0 or est.gpu_free - (est.gpu_bytes - est.gpu_overhead) >= 0
+    return gpu_fits and est.fits_ram
 
 
 def llama_factory(path: Path, load: LoadParams) -> Engine:
@@ -44,7 +56,8 @@ def llama_factory(path: Path, load: LoadParams) -> Engine:
 
 class GenerationWorker(QObject):
     model_loaded = Signal(object)  # LoadedModel
-    model_failed = Signal(str)  # user message
+    model_failed = Signal(str)  # user message; the model loaded before (if any) is still loaded...
+    room_made = Signal()  # ...unless this came first: it was closed to make room for the new one
     # `object`, not `list`: see tests/ui/test_signal_refcounts.py.
     events_ready = Signal(int, object)  # request id, list of events
     generation_finished = Signal(int)  # request id
@@ -61,6 +74,7 @@ class GenerationWorker(QObject):
         self._factory = factory
         self._closing = closing or threading.Event()
         self._engine: Engine | None = None
+        self._plan: LoadPlan | None = None  # the loaded engine's
         self._layouts: dict[tuple, ModelLayout] = {}
 
     def _layout(self, path: Path) -> ModelLayout | None:
@@ -82,31 +96,66 @@ class GenerationWorker(QObject):
 
     @Slot(str, object)
     def load(self, path: str, load: LoadParams) -> None:
-        self.close()  # first, so the free GPU memory read below excludes the old model
+        """Load `path`; the model loaded before stays until the new one has loaded, so a
+        file that fails leaves the person with the model that worked."""
         layout = self._layout(Path(path))
         n_ctx = default_context(layout.context_length if layout else None, load.n_ctx)
-        plan = plan_load(layout, hardware.detect(), n_ctx, load.n_gpu_layers)
+        hw = hardware.detect()
+        # Planned as if the loaded model were gone (it goes once this one is in): "Auto"
+        # must not choose fewer layers because of a model that is about to be closed.
+        plan = plan_load(layout, self._without_loaded(hw), n_ctx, load.n_gpu_layers)
+        if self._engine is not None and not fits_alongside(plan, hw):
+            # Both cannot be in memory at once, so the loaded model is closed first and the
+            # free memory read again without it. If the new one then fails, the session
+            # loads the old one again (it keeps its path and settings for that).
+            self._make_room()
+            plan = plan_load(layout, hardware.detect(), n_ctx, load.n_gpu_layers)
         self.load_planned.emit(plan)
-        try:
-            self._percent = -1
-            load = replace(load, n_gpu_layers=plan.n_gpu_layers, progress=self._loading)
-            self._engine = self._factory(Path(path), load)
-        except OutOfMemory as exc:
-            self.model_failed.emit(self._oom_message(exc, plan))
-            retry = retry_layers(plan, plan.n_gpu_layers)
-            if retry is not None:
-                self.retry_suggested.emit(retry)
-            return
-        except AppError as exc:
-            self.model_failed.emit(exc.user_message)
-            return
-        except Exception as exc:  # never let a load failure kill the worker thread
-            log.exception("model load failed")
-            self.model_failed.emit(f"The model could not be loaded: {exc}")
-            return
-        engine = self._engine
+        while True:
+            try:
+                self._percent = -1
+                engine = self._factory(Path(path), replace(load, n_gpu_layers=plan.n_gpu_layers, progress=self._loading))
+                break
+            except OutOfMemory as exc:
+                if self._engine is not None and not self._closing.is_set():
+                    # The estimate said both fit and llama.cpp disagreed: make room, try once more.
+                    log.info("out of memory next to the loaded model; closing it and trying again")
+                    self._make_room()
+                    plan = plan_load(layout, hardware.detect(), n_ctx, load.n_gpu_layers)
+                    self.load_planned.emit(plan)
+                    continue
+                retry = retry_layers(plan, plan.n_gpu_layers)
+                if retry is not None:  # before the failure, so the session can offer it with the message
+                    self.retry_suggested.emit(retry)
+                self.model_failed.emit(self._oom_message(exc, plan))
+                return
+            except AppError as exc:
+                self.model_failed.emit(exc.user_message)
+                return
+            except Exception as exc:  # never let a load failure kill the worker thread
+                log.exception("model load failed")
+                self.model_failed.emit(f"The model could not be loaded: {exc}")
+                return
+        previous, self._engine, self._plan = self._engine, engine, plan
+        if previous is not None:
+            previous.close()
         self.model_loaded.emit(LoadedModel(path, engine.context_size, engine.name or Path(path).name,
-                                           engine.template_problem))
+                                           engine.template_problem, load))
+
+    def _without_loaded(self, hw: hardware.Hardware) -> hardware.Hardware:
+        """`hw` with the loaded model's GPU share counted as free (its estimate; the GPU
+        runtime itself stays, so its fixed cost is not)."""
+        est = self._plan.estimate() if self._engine is not None and self._plan is not None else None
+        if est is None or not hw.gpus or est.n_gpu_layers == 0:
+            return hw
+        first = hw.gpus[0]
+        freed = max(0, est.gpu_bytes - est.gpu_overhead)
+        grown = replace(first, free_bytes=min(first.total_bytes, first.free_bytes + freed))
+        return replace(hw, devices=tuple(grown if d is first else d for d in hw.devices))
+
+    def _make_room(self) -> None:
+        self.close()
+        self.room_made.emit()
 
     def _loading(self, fraction: float) -> bool:
         if self._closing.is_set():
@@ -186,4 +235,4 @@ class GenerationWorker(QObject):
     def close(self) -> None:
         if self._engine is not None:
             self._engine.close()
-            self._engine = None
+            self._engine = self._plan = None

@@ -9,6 +9,7 @@ come back as signals.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal
@@ -21,8 +22,20 @@ from app.ui.settings.app_settings import AppSettings
 from app.ui.thread_exit import end_thread
 
 
+@dataclass(frozen=True, slots=True)
+class LoadFailure:
+    """A load that failed, for the banner that says so and offers what to do next."""
+
+    path: str  # the file that failed
+    message: str  # why, for people
+    retry_layers: int | None = None  # out of memory: the layers the estimate says fit
+    kept: str | None = None  # the name of the model that worked, still loaded (or loading again)
+    reloading: bool = False  # that model made room for this one and is being loaded again
+
+
 class ModelSession(QObject):
     model_changed = Signal(str, str)  # state: none|loading|ready|failed, text for people
+    load_failed = Signal(object)  # LoadFailure: before model_changed says what is loaded now
     load_planned = Signal(object)  # LoadPlan for the load under way (the layers slider's input)
     retry_suggested = Signal(int)  # layers to retry with after running out of memory
     notice = Signal(str)  # a message for the person
@@ -48,7 +61,15 @@ class ModelSession(QObject):
         self.model_name = ""
         self.context_size = 0
         self.load_plan = None  # LoadPlan of the model loaded or loading
+        self.loading_path: str | None = None  # the file loading now
+        self.restoring = False  # the load under way puts back the model that worked
         self.failed_path: str | None = None  # the model whose load failed last (for a retry)
+        self._failed_params: LoadParams | None = None  # and what that load asked for
+        self._loading_params: LoadParams | None = None
+        self._working: tuple = (None, None)  # LoadParams and LoadPlan of the model loaded
+        self._retry: int | None = None
+        self._pending = 0  # loads asked for and not answered yet
+        self._quiet = False  # a settings change made here, which must not reload
         self.template_problem: str | None = None
         self._generating: int | None = None  # request id of the reply being generated
         self._next_request = 0
@@ -68,7 +89,8 @@ class ModelSession(QObject):
         w.model_loaded.connect(self._on_model_loaded)
         w.model_failed.connect(self._on_model_failed)
         w.load_planned.connect(self._on_load_planned)
-        w.retry_suggested.connect(self.retry_suggested)
+        w.retry_suggested.connect(self._on_retry_suggested)
+        w.room_made.connect(self._on_room_made)
         w.load_progress.connect(self._on_load_progress)
         w.events_ready.connect(self.events_ready)
         w.generation_finished.connect(self._on_generation_finished)
@@ -80,53 +102,128 @@ class ModelSession(QObject):
         self._thread.start()
 
     # -- loading ---------------------------------------------------------------------------
+    # The model that works (model_path, model_name, context_size) stays loaded and named
+    # here while another loads, and stays if that one fails. Only when both cannot be in
+    # memory at once does the worker close it first (room_made); then a failure loads it
+    # again with the settings it had (restoring).
 
     def load_model(self, path: str) -> None:
-        self.model_path = path
-        self.context_size = 0
-        self.model_changed.emit("loading", f"Loading {Path(path).name}…")
         s = self.settings.value
-        self._load_requested.emit(path, LoadParams(n_gpu_layers=s.n_gpu_layers, n_ctx=s.context_size))
+        self._load(path, LoadParams(n_gpu_layers=s.n_gpu_layers, n_ctx=s.context_size))
+
+    def _load(self, path: str, params: LoadParams, restoring: bool = False) -> None:
+        self.loading_path = path
+        self._loading_params = params
+        self.restoring = restoring
+        self._retry = None
+        self._pending += 1
+        again = " again" if restoring else ""
+        self.model_changed.emit("loading", f"Loading {Path(path).name}{again}…")
+        self._load_requested.emit(path, params)
+
+    @property
+    def loading(self) -> bool:
+        return self.loading_path is not None
 
     def _on_load_progress(self, percent: int) -> None:
-        if self.model_path:
-            self.model_changed.emit("loading", f"Loading {Path(self.model_path).name}… {percent}%")
+        if self.loading_path:
+            self.model_changed.emit("loading", f"Loading {Path(self.loading_path).name}… {percent}%")
 
     def _on_load_planned(self, plan) -> None:
         self.load_plan = plan
         self.load_planned.emit(plan)
 
+    def _on_room_made(self) -> None:
+        self.context_size = 0  # nothing is loaded until the new one is in (or the old one is back)
+
+    def _on_retry_suggested(self, layers: int) -> None:
+        self._retry = layers
+        self.retry_suggested.emit(layers)
+
     def _on_model_loaded(self, loaded: LoadedModel) -> None:
-        self.context_size = loaded.context_size
-        self.model_name = loaded.name
+        self._pending -= 1
+        self.model_path, self.model_name, self.context_size = loaded.path, loaded.name, loaded.context_size
         self.template_problem = loaded.template_problem
-        if loaded.path != self.settings.value.model_path:  # reopen it at the next start
+        self._working = (loaded.params or self._loading_params, self.load_plan)
+        if self._pending:
+            return  # another load was asked for behind this one
+        restored, self.loading_path, self.restoring = self.restoring, None, False
+        if not restored:  # a model put back after a failure: that failure can still be retried
+            self.failed_path, self._failed_params = None, None
+        self._keep_settings(loaded.params)
+        if not restored and loaded.path != self.settings.value.model_path:  # reopen it at the next start
             self.settings.update(model_path=loaded.path)
         self.model_changed.emit("ready", loaded.name)
         if loaded.template_problem:
             self.notice.emit(loaded.template_problem)
 
     def _on_model_failed(self, message: str) -> None:
-        self.failed_path, self.model_path = self.model_path, None
-        self.context_size = 0
+        self._pending -= 1
+        if self._pending:
+            return  # another load was asked for behind this one: its outcome is what counts
+        failed, params, restoring = self.loading_path, self._loading_params, self.restoring
+        self.loading_path, self.restoring = None, False
+        retry, self._retry = self._retry, None
+        self.failed_path, self._failed_params = failed, params  # for "Try again"
+        working, plan = self._working
+        if self.model_path and self.context_size == 0 and not restoring and working is not None:
+            # Closed to make room: put it back, with the settings it loaded with.
+            self.load_failed.emit(LoadFailure(failed, message, retry, kept=self.model_name, reloading=True))
+            self._load(self.model_path, working, restoring=True)
+            return
+        if self.model_path and self.context_size > 0:
+            self._keep_settings(working)
+            self.load_plan = plan  # the slider shows what is loaded, not what failed
+            self.load_planned.emit(plan)
+            self.load_failed.emit(LoadFailure(failed, message, retry, kept=self.model_name))
+            self.model_changed.emit("ready", self.model_name)
+            return
+        self.model_path, self.model_name, self.context_size, self._working = None, "", 0, (None, None)
+        self.load_failed.emit(LoadFailure(failed, message, retry))
         self.model_changed.emit("failed", message)
-        self.notice.emit(message)
+
+    def retry_failed(self, layers: int | None = None) -> bool:
+        """Load the file that failed last again, as it was asked for (with `layers` on the
+        GPU when given: the out-of-memory retry). False when there is nothing to retry."""
+        if self.failed_path is None or self.generating:
+            return False
+        s = self.settings.value
+        params = self._failed_params or LoadParams(n_gpu_layers=s.n_gpu_layers, n_ctx=s.context_size)
+        if layers is not None:
+            params = replace(params, n_gpu_layers=layers)
+        self._load(self.failed_path, params)
+        return True
 
     def set_gpu_layers(self, layers: int) -> None:
         """Choose a layers setting (a count, or AUTO_LAYERS) and reload the model with it
-        (or retry the model that just failed to load)."""
-        self.settings.update(n_gpu_layers=layers)
-        if self.model_path is None and self.failed_path and not self.generating:
-            self.load_model(self.failed_path)
+        (or retry the model that just failed to load, when none is loaded)."""
+        if self.model_path is None and not self.loading and self.failed_path:
+            self.retry_failed(layers)
+        else:
+            self.settings.update(n_gpu_layers=layers)
+
+    def _keep_settings(self, params: LoadParams | None) -> None:
+        """Make the layers and context settings those of the model that is loaded, so the
+        next start opens it the way that worked (without reloading it now)."""
+        s = self.settings.value
+        if params is None or (s.n_gpu_layers, s.context_size) == (params.n_gpu_layers, params.n_ctx):
+            return
+        self._quiet = True
+        try:
+            self.settings.update(n_gpu_layers=params.n_gpu_layers, context_size=params.n_ctx)
+        finally:
+            self._quiet = False
 
     def _settings_changed(self, new, old) -> None:
         reload = (new.context_size, new.n_gpu_layers) != (old.context_size, old.n_gpu_layers)
-        if reload and self.model_path and not self.generating:
-            self.load_model(self.model_path)
+        target = self.loading_path or self.model_path
+        if reload and target and not self._quiet and not self.generating:
+            self.load_model(target)
 
     @property
     def model_ready(self) -> bool:
-        return self.context_size > 0 and self.model_path is not None
+        """A model is loaded and no other is loading (the worker would answer after the load)."""
+        return self.context_size > 0 and self.model_path is not None and self.loading_path is None
 
     # -- requests to the model ---------------------------------------------------------------
 

@@ -22,7 +22,9 @@ from app.ui.dialogs import Dialogs
 from app.ui.models.download_indicator import DownloadIndicator
 from app.ui.models.download_text import failure_text
 from app.ui.models.download_worker import DownloadPlace
+from app.ui.models.load_notices import LoadNotices
 from app.ui.models.model_manager import ModelManager
+from app.ui.notice_banner import notice_ms
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +56,9 @@ class ModelsFront(QObject):
         self._load_when_downloaded: str | None = None  # a download started from the first-run panel
         self._ever_ready = False
         self.indicator = DownloadIndicator(self.manager)
-        window.statusBar().addPermanentWidget(self.indicator)
+        # Left of the window's own permanent widgets: the speed readout stays at the far right.
+        window.statusBar().insertPermanentWidget(0, self.indicator)
+        self.notices = LoadNotices(window.banner, models, self)  # failed loads, no model to send to
         self.indicator.clicked.connect(self.open_dialog)
         m = self.manager
         m.model_ready.connect(models.load_model)
@@ -66,7 +70,7 @@ class ModelsFront(QObject):
         models.model_changed.connect(self._model_changed)
 
     def _say(self, text: str) -> None:
-        self.window.statusBar().showMessage(text)
+        self.window.statusBar().showMessage(text, notice_ms(text))
 
     # -- the dialog --------------------------------------------------------------------------
 
@@ -90,6 +94,27 @@ class ModelsFront(QObject):
     def choose_model(self, path: str | Path) -> None:
         """Load `path` once it is safe: verified first if it is a download not yet checked."""
         self.manager.prepare(str(path))
+
+    def open_model_file(self) -> None:
+        """Ask for a .gguf on disk and load it."""
+        path = Dialogs.open_model(self.window, self.settings.value.models_dir)
+        if path:
+            self.choose_model(path)
+
+    def model_needed(self) -> None:
+        """A question found no model ready: the banner says how to get one."""
+        self.notices.model_needed()
+
+    def downloaded_model(self) -> tuple[str, str] | None:
+        """(name, path) of a catalog model already downloaded and usable, if any."""
+        try:
+            usable = next((s for s in self.manager.states() if s.usable), None)
+        except OSError:
+            return None
+        return (f"{usable.file.model_name} {usable.file.quant}", str(usable.path)) if usable else None
+
+    def default_model_name(self) -> str:
+        return self.manager.catalog.default_file().model_name
 
     def _verifying(self, path: str, done: int, total: int) -> None:
         pct = int(done * 100 / total) if total else 100

@@ -6,7 +6,6 @@ import pytest
 from app.core import hardware
 from app.core.errors import OutOfMemory
 from app.core.fit import AUTO_LAYERS, auto_layers, plan_load
-from app.ui.dialogs import Dialogs
 from tests.core.test_fit import CPU_ONLY, GIB, gpu, phi4_layout
 
 
@@ -87,15 +86,16 @@ def test_out_of_memory_names_the_cost_and_offers_a_retry(make_app, monkeypatch, 
 
     app.models._worker._factory = factory_that_runs_out
     app.settings.value = app.settings.value.with_changes(n_gpu_layers=41, context_size=4096)
-    asked = []
-    monkeypatch.setattr(Dialogs, "confirm", staticmethod(lambda *a: asked.append(a[2]) or True))
-    notices = []
-    app.models.notice.connect(notices.append)
-    with app.qtbot.waitSignal(app.models.model_changed, check_params_cb=lambda s, t: s == "ready", timeout=30000):
+    with app.qtbot.waitSignal(app.models.model_changed, check_params_cb=lambda s, t: s == "failed", timeout=30000):
         app.models.load_model("/models/phi4.gguf")
-    assert loads == [41, fits]
-    assert "41 of 41 layers" in notices[0] and "GB free" in notices[0]
-    assert f"Retry with {fits} of 41 layers" in asked[0]
+    banner = app.window.banner  # in the window, with the retry as a button (not a question box)
+    assert "41 of 41 layers" in banner.text() and "GB free" in banner.text()
+    retry = f"Retry with {fits} layers on the GPU"
+    assert banner.action_labels() == [retry, "Choose another model…", "Open Models…"]
+    with app.qtbot.waitSignal(app.models.model_changed, check_params_cb=lambda s, t: s == "ready", timeout=30000):
+        banner.button(retry).click()
+    assert loads == [41, fits] and banner.isHidden()
+    assert app.settings.value.n_gpu_layers == fits  # the next start loads what worked
 
 
 def test_real_load_shows_progress_then_the_plan(make_app, smollm2):
