@@ -67,6 +67,7 @@ class NoticeBanner(QFrame):
         self.close_button.clicked.connect(self._close_clicked)
         self.actions_row = QHBoxLayout()
         self.actions_row.setContentsMargins(0, 0, 0, 0)
+        self.actions_row.setSpacing(8)
         grid = QGridLayout(self)
         grid.setContentsMargins(10, 8, 6, 8)
         grid.setHorizontalSpacing(10)

@@ -25,12 +25,16 @@ class LoadNotices(QObject):
         self.banner = banner
         self.models = models
         self.front = front
+        self._putting_back: LoadFailure | None = None  # shown while the model that worked loads again
         models.load_failed.connect(self._failed)
         models.model_changed.connect(self._changed)
 
-    def _failed(self, failure: LoadFailure) -> None:
+    def _failed(self, failure: LoadFailure, put_back: bool = False) -> None:
+        self._putting_back = failure if failure.reloading and not put_back else None
         text = failure.message
-        if failure.reloading:
+        if put_back:
+            text += f"\n\n{failure.kept}, the model you had before, is loaded again."
+        elif failure.reloading:
             text += f"\n\nLoading {failure.kept} again, the model you had before."
         elif failure.kept:
             text += f"\n\n{failure.kept} is still loaded; you can keep using it."
@@ -51,6 +55,9 @@ class LoadNotices(QObject):
             self.banner.clear(NO_MODEL)
         elif state == "ready":
             self.banner.clear(NO_MODEL)
+            if self._putting_back is not None and self.banner.key == LOAD:
+                self._failed(self._putting_back, put_back=True)  # "loading again" is over
+            self._putting_back = None
 
     def model_needed(self) -> None:
         """A question was sent with no model ready: say why nothing happened and how to go on."""

@@ -111,6 +111,8 @@ def test_when_both_cannot_fit_the_working_model_makes_room_and_comes_back(make_a
     seen = []
     app.models.model_changed.connect(lambda state, text: seen.append(state) if state != "loading" else
                                      seen.append(text))
+    meanwhile = []
+    app.models.model_changed.connect(lambda state, text: "again" in text and meanwhile.append(app.window.banner.text()))
     settle(app, "ready", action=lambda: app.models.load_model("/models/broken.gguf"))
 
     # Planned as if the loaded model were gone ("Auto" is not cut down by it), so it had to go first.
@@ -120,7 +122,8 @@ def test_when_both_cannot_fit_the_working_model_makes_room_and_comes_back(make_a
     assert app.models.model_path == "/models/good.gguf" and app.models.model_ready
     assert app.window.model_label.text() == "Model: good"
     banner = app.window.banner  # the failure stays in view while the old model comes back
-    assert BROKEN in banner.text() and "Loading good again" in banner.text()
+    assert meanwhile and meanwhile[0].endswith("Loading good again, the model you had before.")
+    assert BROKEN in banner.text() and "good, the model you had before, is loaded again" in banner.text()
     assert app.settings.value.model_path == "/models/good.gguf"
 
     engines.fixed = True
