@@ -100,7 +100,7 @@ def test_progress_shows_pages_read(make_app, qtbot, tmp_path):
 def test_cancel_stops_reading_and_drops_the_chip(make_app, qtbot, tmp_path, monkeypatch):
     started = threading.Event()
 
-    def slow_extract(path, *, max_bytes, progress, cancel):
+    def slow_extract(path, *, max_bytes, progress, cancel, **_known):
         progress(1, 300)
         started.set()
         cancel.wait(10)
@@ -145,11 +145,11 @@ def test_whole_document_goes_in_and_stays_with_the_thread(make_app, qtbot, tmp_p
     assert follow[1].content == sent[-1].content and follow[-1].content == "Say it again."
     assert follow[0].content.count(DOCUMENTS_INSTRUCTION) == 1
 
-    # The same file dropped again is recognised: its text is not read again.
+    # The same file dropped again is recognised: its text is not extracted again.
     def no_read(*args, **kwargs):
         raise AssertionError("read again")
 
-    monkeypatch.setattr("app.core.documents.jobs.extract_file", no_read)
+    monkeypatch.setattr("app.core.documents.extract.extract_bytes", no_read)
     drop(app.window.chat.viewport(), [path])
     assert settled(app, qtbot)[0].state == "ready"
     app.window.documents.clear()
