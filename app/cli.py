@@ -20,42 +20,63 @@ from pathlib import Path
 
 from app import CLI_COMMANDS, cli_docs, cli_models, cli_threads
 from app.core.conversation import Attached, ChatDefaults, Conversation, ReplyRecorder, Request, prompt_messages
-from app.core.engine import LlamaEngine, LoadParams
+from app.core.engine import LlamaEngine, LoadParams, default_threads
 from app.core.errors import AppError
 from app.core.fit import AUTO_LAYERS, plan_load
+from app.core.types import GenParams
+from app.help_format import Parser
 
 DIM, RESET = "\x1b[2m", "\x1b[0m"
 COMMANDS = CLI_COMMANDS
 
 
 def build_parser() -> argparse.ArgumentParser:
-    # allow_abbrev=False everywhere: a prefix would read `--thread` as another option.
-    parser = argparse.ArgumentParser(prog="python -m app", description="Ask a local reasoning model.",
-                                     allow_abbrev=False)
-    sub = parser.add_subparsers(dest="command", required=True)
-    ask = sub.add_parser("ask", help="ask one question and stream the reply", allow_abbrev=False)
-    ask.add_argument("question")
-    ask.add_argument("--model", type=Path, default=None,
+    # Parser: allow_abbrev=False everywhere (a prefix would read `--thread` as another option),
+    # and each option's default in --help; subparsers inherit the class.
+    parser = Parser(prog="python -m app", description="Ask a local reasoning model.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    ask = sub.add_parser("ask", help=CLI_COMMANDS["ask"], description=(
+        "Ask one question. The reasoning goes to stderr, the answer to stdout.\n"
+        "Sampling and the system prompt default to the thread's own values with --thread,\n"
+        "else to the window's settings (the built-in values until changed there)."))
+    ask.add_argument("question", help="the question; quote it")
+    ask.add_argument("--model", type=Path, default=None, metavar="PATH",
                      help="path to a .gguf file (default: the model the window used last)")
     ask.add_argument("--thread", default=None, metavar="ID|new",
-                     help="continue thread ID of the window's history, or start a new one there ('new')")
-    ask.add_argument("--n-gpu-layers", type=_layers, default=0,
+                     help="continue thread ID of the window's history, or start a new one there ('new') "
+                          "(default: none, the question and reply are not saved)")
+    ask.add_argument("--n-gpu-layers", type=_layers, default=0, metavar="N",
                      help="layers on the GPU: a number, -1 for all, or 'auto' for the most that fit")
-    ask.add_argument("--ctx", type=int, default=0, help="context size in tokens (default: model's, at most 16384)")
-    # Sampling options default to the settings the window uses (and a thread's own values).
-    ask.add_argument("--max-tokens", type=int, default=None)
-    ask.add_argument("--temperature", type=float, default=None)
-    ask.add_argument("--top-p", type=float, default=None)
-    ask.add_argument("--top-k", type=int, default=None)
-    ask.add_argument("--seed", type=int, default=None)
-    ask.add_argument("--cpu-threads", type=int, default=None, help="CPU threads for the model")
-    ask.add_argument("--system", default=None, help="system prompt (default: the thread's, else the settings')")
-    ask.add_argument("--grammar", default=None, help="GBNF grammar text, or @FILE")
-    ask.add_argument("--json", action="store_true", help="one JSON object per event")
+    ask.add_argument("--ctx", type=int, default=0, metavar="TOKENS",
+                     help="context size in tokens (default: model's, at most 16384)")
+    built_in = GenParams()
+    ask.add_argument("--max-tokens", type=int, default=None, metavar="N",
+                     help=f"most tokens to generate, thinking included {_setting(built_in.max_tokens)}")
+    ask.add_argument("--temperature", type=float, default=None, metavar="T",
+                     help=f"sampling temperature, 0 for greedy {_setting(built_in.temperature)}")
+    ask.add_argument("--top-p", type=float, default=None, metavar="P",
+                     help=f"keep the likeliest tokens up to this total probability {_setting(built_in.top_p)}")
+    ask.add_argument("--top-k", type=int, default=None, metavar="K",
+                     help=f"keep at most this many likeliest tokens, 0 for all {_setting(built_in.top_k)}")
+    ask.add_argument("--seed", type=int, default=None, metavar="N",
+                     help="random seed, for repeatable replies (default: the window's setting; until one is "
+                          "set there, a new seed each time)")
+    ask.add_argument("--cpu-threads", type=int, default=None, metavar="N",
+                     help=f"CPU threads for the model (default: {default_threads()} on this computer)")
+    ask.add_argument("--system", default=None, metavar="TEXT",
+                     help="system prompt (default: the thread's, else the settings')")
+    ask.add_argument("--grammar", default=None, metavar="GBNF|@FILE",
+                     help="GBNF grammar text the reply must follow, or @FILE to read it "
+                          "(default: none, or the thread's)")
+    ask.add_argument("--json", action="store_true", help="one JSON object per event on stdout")
     cli_docs.add_arguments(ask)
     cli_models.add_parser(sub)
     cli_threads.add_parser(sub)
     return parser
+
+
+def _setting(built_in) -> str:
+    return f"(default: the window's setting, {built_in} until changed there)"
 
 
 def _layers(value: str) -> int:

@@ -46,20 +46,24 @@ def models_dir() -> Path | None:
 
 
 def add_parser(sub) -> None:
-    models = sub.add_parser("models", help="list, download, inspect and import models")
-    msub = models.add_subparsers(dest="models_command", required=True)
+    from app import CLI_COMMANDS
+
+    models = sub.add_parser("models", help=CLI_COMMANDS["models"], description=CLI_COMMANDS["models"] + ".")
+    msub = models.add_subparsers(dest="models_command", required=True, metavar="VERB")
     ls = msub.add_parser("list", help="catalog models and their state on disk")
     ls.add_argument("--json", action="store_true", help="one JSON object per catalog file")
     ls.add_argument("--found", action="store_true", help="also list GGUFs found elsewhere on this computer")
     dl = msub.add_parser("download", help="download a catalog model (resumes, verifies)")
     dl.add_argument("id", help="catalog id (phi-4-reasoning, phi-4-reasoning:Q4_K_M) or OWNER/REPO/FILE.gguf")
-    dl.add_argument("--quant", default=None, help="quantization, e.g. Q4_K_M (default) or Q8_0")
-    dl.add_argument("--dir", type=Path, default=None, help="a folder instead of the Hugging Face cache")
+    dl.add_argument("--quant", default=None,
+                    help="quantization, e.g. Q8_0 (default: the one in the id, else the catalog's default)")
+    dl.add_argument("--dir", type=Path, default=None, metavar="FOLDER",
+                    help="download into this folder (default: the Hugging Face cache)")
     info = msub.add_parser("info", help="what a model file is")
     info.add_argument("target", help="a .gguf path or a downloaded catalog id")
-    info.add_argument("--json", action="store_true")
+    info.add_argument("--json", action="store_true", help="one JSON object")
     imp = msub.add_parser("import", help="add a .gguf from anywhere")
-    imp.add_argument("path", type=Path)
+    imp.add_argument("path", type=Path, help="the .gguf file to add to the models the window lists")
 
 
 def run(args: argparse.Namespace) -> int:

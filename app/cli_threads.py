@@ -15,16 +15,20 @@ from app.core.store import Store, StoredMessage, Thread
 
 
 def add_parser(sub) -> None:
-    threads = sub.add_parser("threads", help="list, show or export the window's threads", allow_abbrev=False)
-    verbs = threads.add_subparsers(dest="verb", required=True)
+    from app import CLI_COMMANDS
+
+    threads = sub.add_parser("threads", help=CLI_COMMANDS["threads"], description=CLI_COMMANDS["threads"] + ".",
+                             allow_abbrev=False)
+    verbs = threads.add_subparsers(dest="verb", required=True, metavar="VERB")
     listing = verbs.add_parser("list", help="threads, newest first", allow_abbrev=False)
-    listing.add_argument("--search", default=None, help="only threads whose title or text contains this")
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--search", default=None, metavar="TEXT",
+                         help="only threads whose title or text contains this (default: every thread)")
+    listing.add_argument("--json", action="store_true", help="a JSON list of the threads")
     show = verbs.add_parser("show", help="a thread's messages, thinking included", allow_abbrev=False)
-    show.add_argument("id")
-    show.add_argument("--json", action="store_true")
+    show.add_argument("id", help="the thread's number, as threads list shows it")
+    show.add_argument("--json", action="store_true", help="one JSON object with the thread and its messages")
     export = verbs.add_parser("export", help="a thread as Markdown", allow_abbrev=False)
-    export.add_argument("id")
+    export.add_argument("id", help="the thread's number, as threads list shows it")
 
 
 def settings():

@@ -24,12 +24,9 @@ def main(argv: list[str] | None = None) -> int:
         from app.cli import main as cli_main
 
         return cli_main(argv)
-    parser = argparse.ArgumentParser(prog="python -m app", description=f"{APP_NAME}: the desktop app")
-    parser.add_argument("--model", help="a .gguf model to load at start")
-    parser.add_argument("--self-test", action="store_true", help="ask one question in the real window and exit")
-    parser.add_argument("--screenshot", help="with --self-test: save a PNG of the window here")
-    parser.add_argument("--measure-start", action="store_true", help=argparse.SUPPRESS)  # bench/cold_start.py
-    args, qt_args = parser.parse_known_args(argv)
+    from app.window_args import parse
+
+    args, qt_args = parse(argv)  # an unknown command or option exits 2 here, before any window
     return run_gui(args, qt_args)
 
 

@@ -110,9 +110,10 @@ def test_the_real_plugin_and_loader():
 def unresolved(plugin: Path) -> tuple[set[str], dict[str, str]]:
     """What `ldd` says the plugin cannot find, and where it finds the rest: an oracle apart from
     the code under test."""
-    out = subprocess.run(["ldd", str(plugin)], capture_output=True, text=True, timeout=60).stdout
-    missing = set(re.findall(r"^\s*(\S+) => not found", out, re.M))
-    found = dict(re.findall(r"^\s*(\S+) => (/\S+)", out, re.M))
+    out = subprocess.run(["ldd", str(plugin)], capture_output=True, text=True, timeout=60,
+                         check=False).stdout
+    missing = set(re.findall(r"^\s*(\S+) => not found", out, re.MULTILINE))
+    found = dict(re.findall(r"^\s*(\S+) => (/\S+)", out, re.MULTILINE))
     return missing, found
 
 
@@ -121,7 +122,7 @@ def start_on_x11(tmp_path: Path, prefix: list[str] = ()) -> subprocess.Completed
     # The check runs before Qt connects to the display, so no X server is needed to see it.
     env.update(PONDER_HOME=str(tmp_path / "home"), QT_QPA_PLATFORM="xcb", DISPLAY=":97")
     return subprocess.run([*prefix, sys.executable, "-m", "app"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, check=False)
 
 
 def assert_named_in_one_line(proc: subprocess.CompletedProcess, sonames: set[str]) -> None:
@@ -143,8 +144,10 @@ def test_a_real_start_names_the_libraries_this_machine_lacks(tmp_path):
 
 
 def can_hide_files() -> bool:
-    return shutil.which("unshare") is not None and subprocess.run(
-        ["unshare", "-m", "mount", "--bind", "/dev/null", "/dev/null"], capture_output=True).returncode == 0
+    if shutil.which("unshare") is None:
+        return False
+    probe = ["unshare", "-m", "mount", "--bind", "/dev/null", "/dev/null"]
+    return subprocess.run(probe, capture_output=True, check=False).returncode == 0
 
 
 @linux_only
