@@ -38,6 +38,7 @@ from app.core.scripted_engine import ScriptedEngine  # noqa: E402
 from app.core.store import Store  # noqa: E402
 from app.settings import Settings  # noqa: E402
 from app.ui.chat.chat_session import ChatSession  # noqa: E402
+from app.ui.chat.answer_view import AnswerView  # noqa: E402
 from app.ui.main_window import MainWindow  # noqa: E402
 
 TOKEN_CHARS = 4  # one scripted piece stands for one token
@@ -77,7 +78,17 @@ def heavy_answer(scenario: str, size: int) -> str:
 
 
 def answer_view(window: MainWindow):
-    return [w for w in window.chat.widgets.values() if w.answer is not None][-1].answer
+    views = [w.answer for w in window.chat.widgets.values() if w.answer is not None]
+    return views[-1] if views else None
+
+
+def timed(method, into: list, origin):
+    def run(self) -> None:
+        t0 = time.perf_counter()
+        method(self)
+        into.append(((time.perf_counter() - t0) * 1000, t0 - origin()))
+
+    return run
 
 
 def heavy_phase(name: str, act, settled, limit: float, start: float) -> tuple[str, float, float, bool]:
@@ -93,7 +104,7 @@ def heavy_phase(name: str, act, settled, limit: float, start: float) -> tuple[st
 
     poll.timeout.connect(check)
     QTimer.singleShot(0, act)
-    QTimer.singleShot(1, poll.start)
+    QTimer.singleShot(200, poll.start)
     loop.exec()
     poll.stop()
     end = time.perf_counter()
@@ -156,6 +167,10 @@ def main() -> None:
 
         session.stream_updated.disconnect(window.chat.apply_events)
         session.stream_updated.connect(timed_apply)
+        # The answer view's own turns: formula images put in, and steps of a long answer.
+        view_work: dict[str, list[tuple[float, float]]] = {"math_refresh": [], "render_step": []}
+        for name, method in (("math_refresh", "_refresh_math"), ("render_step", "_step")):
+            setattr(AnswerView, method, timed(getattr(AnswerView, method), view_work[name], lambda: start))
 
         gaps: list[float] = []
         gap_at: list[float] = []  # seconds since the send, per gap
@@ -198,11 +213,12 @@ def main() -> None:
                                       args.phase_limit, start))
             thread_id = session.thread_id
 
-            def reopen() -> None:
+            def reopen() -> None:  # another thread, then this one again: two clicks
                 session.new_thread()
-                session.select_thread(thread_id)
+                QTimer.singleShot(100, lambda: session.select_thread(thread_id))
 
-            phases.append(heavy_phase("reopen", reopen, lambda: answer_view(window).settled, args.phase_limit, start))
+            phases.append(heavy_phase("reopen", reopen, lambda: getattr(answer_view(window), "settled", False),
+                                      args.phase_limit, start))
         probe.stop()
         gc.callbacks.remove(on_gc)
         wall = time.perf_counter() - start
@@ -253,6 +269,8 @@ def main() -> None:
     if heavy:
         result = {"bench": "ui_stream", "scenario": args.scenario, "size": args.size, **{
             k: v for k, v in result.items() if k != "bench"}}
+        for name, runs in view_work.items():
+            result[f"worst_{name}s"] = [{"ms": round(ms, 1), "at_s": round(t, 1)} for ms, t in sorted(runs, reverse=True)[:3]]
         result["phases"] = {}
         for name, begin, end, cut_short in phases:
             part = [(max(0.0, g - 1.0), t) for g, t in zip(gaps, gap_at) if begin < t <= end]
