@@ -50,8 +50,10 @@ def make_snippet(excerpt: str, query: str, cut_before: bool, cut_after: bool) ->
     text, needle = _SPACE.sub(" ", excerpt), _SPACE.sub(" ", query.strip())
     spans = match_spans(text, needle)
     if not spans:  # the query's own spacing differs: show the start, unemphasised
-        line = text.strip()[: BEFORE + AFTER]
-        return Snippet(("…" if cut_before else "") + line + ("…" if cut_after or len(line) < len(text.strip()) else ""), 0, 0)
+        whole = text.strip()
+        line = whole[: BEFORE + AFTER]
+        tail = "…" if cut_after or len(line) < len(whole) else ""
+        return Snippet(("…" if cut_before else "") + line + tail, 0, 0)
     start, end = spans[0]
     first = max(0, start - BEFORE)
     if first > 0:  # begin at a word, not inside one

@@ -30,7 +30,7 @@ SHORTCUTS = (
     Shortcut("find", "Search threads", ("Ctrl+F", "Ctrl+K")),
     Shortcut("toggle_sidebar", "Show or hide the threads", ("Ctrl+B",)),
     Shortcut("copy_answer", "Copy the last answer", ("Ctrl+Shift+C",)),
-    Shortcut("stop", "Stop the reply", ("Esc",)),
+    Shortcut("stop", "Stop the reply being written", ("Esc",)),
     Shortcut("undo_delete", "Undo deleting a thread", ("Ctrl+Z",)),
     Shortcut("settings", "Settings", ("Ctrl+,",)),
     Shortcut("open_model", "Open a model file", (QKeySequence.StandardKey.Open,)),
@@ -46,6 +46,10 @@ SHORTCUTS = (
 _BY_NAME = {s.name: s for s in SHORTCUTS}
 
 
+def _portable(key: str) -> QKeySequence:
+    return QKeySequence(key, QKeySequence.SequenceFormat.PortableText)
+
+
 def key_sequences(name: str) -> list[QKeySequence]:
     """The key sequences of the shortcut `name`, for QAction.setShortcuts."""
     sequences: list[QKeySequence] = []
@@ -53,14 +57,20 @@ def key_sequences(name: str) -> list[QKeySequence]:
         if isinstance(key, QKeySequence.StandardKey):
             sequences += QKeySequence.keyBindings(key)  # none on some platforms (Quit on Windows)
         else:
-            sequences.append(QKeySequence(key, QKeySequence.SequenceFormat.PortableText))
+            sequences.append(_portable(key))
     return sequences
 
 
 def key_text(shortcut: Shortcut) -> str:
     """How the keys read on this platform ("Ctrl+Shift+C", "⇧⌘C")."""
-    texts = [k.toString(QKeySequence.SequenceFormat.NativeText) for k in key_sequences(shortcut.name)]
-    return " or ".join(texts) if shortcut.where == WINDOW else " or ".join(shortcut.keys)
+    if shortcut.where != WINDOW:
+        return " or ".join(shortcut.keys)
+    native = QKeySequence.SequenceFormat.NativeText
+    texts = []
+    for key in shortcut.keys:  # a standard key by its main binding ("Ctrl+O", not also the Open key)
+        sequence = QKeySequence(key) if isinstance(key, QKeySequence.StandardKey) else _portable(key)
+        texts.append(sequence.toString(native))
+    return " or ".join(t for t in texts if t)
 
 
 class ShortcutsDialog(QDialog):

@@ -165,14 +165,16 @@ class ThreadDelegate(QStyledItemDelegate):
 
     def _paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         palette, dark = option.palette, _dark(option.palette)
-        group = QPalette.ColorGroup.Normal if option.state & QStyle.StateFlag.State_Enabled else QPalette.ColorGroup.Disabled
+        enabled = option.state & QStyle.StateFlag.State_Enabled
+        group = QPalette.ColorGroup.Normal if enabled else QPalette.ColorGroup.Disabled
         text_colour = palette.color(group, QPalette.ColorRole.Text)
         dim = palette.color(group, QPalette.ColorRole.PlaceholderText)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         header = self.header_height(option, index)
         if header:
             font = _small(option.font, QFont.Weight.DemiBold)
-            rect = QRect(option.rect.left() + MARGIN + PAD_X, option.rect.top(), option.rect.width() - 2 * (MARGIN + PAD_X),
+            inset = MARGIN + PAD_X
+            rect = QRect(option.rect.left() + inset, option.rect.top(), option.rect.width() - 2 * inset,
                          header - HEADER_BOTTOM)
             painter.setFont(font)
             painter.setPen(dim)

@@ -169,11 +169,13 @@ class ThreadSidebar(QWidget):
     def _menu(self, index: QModelIndex, where: QPoint) -> None:
         thread_id = index.data(ThreadIdRole)
         menu = QMenu(self)
+        menu.setObjectName("threadMenu")
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         menu.addAction("Rename", lambda: self.rename(thread_id)).setShortcut("F2")
         menu.addAction("Thread settings…", lambda: self.settings_requested.emit(thread_id))
         menu.addSeparator()
         menu.addAction("Delete", lambda: self.delete(thread_id)).setShortcut("Del")
-        menu.exec(where)
+        menu.popup(where)  # no nested event loop: the reply streaming now keeps being drawn
 
     def rename(self, thread_id: int) -> None:
         """Open the title of `thread_id` for editing in place (Enter saves, Esc cancels)."""
