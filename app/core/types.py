@@ -98,7 +98,10 @@ class Stats:
     finish_reason: FinishReason
     reasoning_unfinished: bool = False
     context_size: int = 0
-    template: str = ""  # "gguf" or "builtin"
+    template: str = ""  # "gguf" or "builtin" ("server" for a remote engine)
+    # True when the token counts above were counted or estimated here rather than
+    # reported by the model's own tokenizer (a remote server that gives no usage).
+    counts_estimated: bool = False
 
 
 @dataclass(frozen=True, slots=True)

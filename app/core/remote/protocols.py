@@ -1,0 +1,186 @@
+"""The two chat protocols: what a request carries and what each streamed payload means.
+
+OpenAI-compatible `POST /v1/chat/completions` (llama.cpp's server, vLLM, OpenRouter,
+Ollama's /v1, others), and Ollama's native `POST /api/chat`. Each payload becomes a
+`Piece`; the engine never looks at raw JSON. Reasoning arrives in whichever field the
+server uses (`reasoning_content`, `reasoning`, `thinking`) or as `<think>` tags in
+the text; the engine sends both kinds through one ReasoningParser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from app.core.types import GenParams, Message
+
+# Which sampling options each kind of server accepts beyond OpenAI's own: OpenAI's
+# API refuses unknown fields, so a server of unknown kind gets only the standard ones.
+_EXTRA_SAMPLING = {"llama.cpp", "vllm", "openrouter"}
+
+
+@dataclass(slots=True)
+class Piece:
+    """One streamed payload, read."""
+
+    reasoning: str = ""
+    content: str = ""
+    finish: str | None = None  # the server's finish reason, when this payload ends the reply
+    usage: dict | None = None  # {"prompt_tokens", "completion_tokens", "reasoning_tokens", "cached_tokens"}
+    timings: dict | None = None  # llama.cpp's shape: prompt_n, prompt_ms, predicted_n, predicted_ms, ...
+    completion_id: str | None = None
+    error: str | None = None  # an error the server reported inside the stream
+    done: bool = False  # the protocol's end-of-stream mark
+
+
+def _str(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def _num(value: object) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value and value >= 0:
+        return float(value)
+    return None
+
+
+def _error_text(err: object) -> str:
+    if isinstance(err, str):
+        return err
+    if isinstance(err, dict):
+        for key in ("message", "error", "detail"):
+            if isinstance(err.get(key), str):
+                return err[key]
+    return "the server reported an error"
+
+
+def messages_json(messages: Sequence[Message]) -> list[dict]:
+    return [{"role": m.role, "content": m.content} for m in messages]
+
+
+# -- OpenAI-compatible ---------------------------------------------------------------------
+
+
+def openai_body(kind: str, model: str, messages: Sequence[Message], params: GenParams, max_tokens: int,
+                answer_control: bool) -> dict:
+    """The request for a streamed chat completion on a server of `kind`."""
+    body: dict = {
+        "model": model,
+        "messages": messages_json(messages),
+        "stream": True,
+        "stream_options": {"include_usage": True},  # the token counts come in a last chunk
+        "temperature": params.temperature,
+        "top_p": params.top_p,
+        "max_tokens": max_tokens,
+    }
+    if params.seed is not None:
+        body["seed"] = params.seed
+    if kind in _EXTRA_SAMPLING:
+        body["top_k"] = params.top_k
+        body["min_p"] = params.min_p
+    if kind in ("llama.cpp", "vllm") and params.ignore_eos:
+        body["ignore_eos"] = True
+    if kind == "llama.cpp":
+        if params.grammar:
+            body["grammar"] = params.grammar
+        if answer_control:
+            body["reasoning_control"] = True  # arms POST /v1/chat/completions/control
+    if kind == "openrouter":
+        body["reasoning"] = {"enabled": True}  # thinking on for models where it is optional
+    return body
+
+
+def openai_piece(payload: dict) -> Piece:
+    """A `chat.completion.chunk` (or an error object) as a Piece."""
+    piece = Piece(completion_id=payload.get("id") if isinstance(payload.get("id"), str) else None)
+    if "error" in payload:
+        piece.error = _error_text(payload["error"])
+    choices = payload.get("choices")
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        choice = choices[0]
+        delta = choice.get("delta")
+        if isinstance(delta, dict):
+            piece.content = _str(delta.get("content"))
+            # One field or the other, never both: some gateways send the same text in each.
+            piece.reasoning = _str(delta.get("reasoning_content")) or _str(delta.get("reasoning"))
+        finish = choice.get("finish_reason")
+        if isinstance(finish, str) and finish:
+            piece.finish = finish
+            if finish == "error" and piece.error is None:
+                piece.error = "the server ended the reply with an error"
+    usage = payload.get("usage")
+    if isinstance(usage, dict):
+        piece.usage = _openai_usage(usage)
+    timings = payload.get("timings")
+    if isinstance(timings, dict):
+        piece.timings = {k: v for k, v in timings.items() if _num(v) is not None}
+    return piece
+
+
+def _openai_usage(usage: dict) -> dict:
+    out = {"prompt_tokens": _int(usage.get("prompt_tokens")), "completion_tokens": _int(usage.get("completion_tokens"))}
+    details = usage.get("completion_tokens_details")
+    if isinstance(details, dict):
+        out["reasoning_tokens"] = _int(details.get("reasoning_tokens"))
+    details = usage.get("prompt_tokens_details")
+    if isinstance(details, dict):
+        out["cached_tokens"] = _int(details.get("cached_tokens"))
+    return {k: v for k, v in out.items() if v is not None}
+
+
+# -- Ollama's native API ---------------------------------------------------------------------
+
+
+def ollama_body(model: str, messages: Sequence[Message], params: GenParams, max_tokens: int, num_ctx: int | None,
+                think: bool) -> dict:
+    """The request for Ollama's streamed /api/chat."""
+    options: dict = {"temperature": params.temperature, "top_p": params.top_p, "top_k": params.top_k,
+                     "min_p": params.min_p, "num_predict": max_tokens}
+    if params.seed is not None:
+        options["seed"] = params.seed
+    if num_ctx:
+        # Ollama runs a model with a small context unless asked (2-4k tokens by version);
+        # the size Ponder counts against is the size it asks for.
+        options["num_ctx"] = num_ctx
+    body: dict = {"model": model, "messages": messages_json(messages), "stream": True, "options": options}
+    if think:
+        body["think"] = True  # only for models that can: others answer 400
+    return body
+
+
+def ollama_piece(payload: dict) -> Piece:
+    """One NDJSON line of /api/chat as a Piece; durations (ns) become llama.cpp-style timings."""
+    piece = Piece()
+    if "error" in payload:
+        piece.error = _error_text(payload["error"])
+    message = payload.get("message")
+    if isinstance(message, dict):
+        piece.content = _str(message.get("content"))
+        piece.reasoning = _str(message.get("thinking"))
+    if payload.get("done") is True:
+        piece.done = True
+        piece.finish = _str(payload.get("done_reason")) or "stop"
+        usage = {"prompt_tokens": _int(payload.get("prompt_eval_count")),
+                 "completion_tokens": _int(payload.get("eval_count"))}
+        piece.usage = {k: v for k, v in usage.items() if v is not None} or None
+        timings = {}
+        n, ns = _int(payload.get("eval_count")), _num(payload.get("eval_duration"))
+        if n is not None and ns:
+            timings.update(predicted_n=n, predicted_ms=ns / 1e6, predicted_per_second=n / (ns / 1e9))
+        n, ns = _int(payload.get("prompt_eval_count")), _num(payload.get("prompt_eval_duration"))
+        if n is not None and ns is not None:
+            timings.update(prompt_n=n, prompt_ms=ns / 1e6)
+        piece.timings = timings or None
+    return piece
+
+
+def finish_reason(server: str | None) -> str:
+    """A server's finish reason in the app's words (stop, length, error)."""
+    if server == "length":
+        return "length"
+    if server == "error":
+        return "error"
+    return "stop"
