@@ -73,6 +73,11 @@ def key_text(shortcut: Shortcut) -> str:
     return " or ".join(t for t in texts if t)
 
 
+def shortcut_text(name: str) -> str:
+    """The keys of the shortcut `name` as this platform writes them, for tooltips."""
+    return key_text(_BY_NAME[name])
+
+
 class ShortcutsDialog(QDialog):
     """Help > Keyboard shortcuts: every row of SHORTCUTS, by where it works."""
 

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from app.ui.chat.thread_list import ThreadIdRole
 from app.ui.chat.thread_view import ThreadListView
+from app.ui.shortcuts import shortcut_text
 
 AUTO_COLLAPSE_WIDTH = 900  # below this window width the column folds to its rail
 EXPANDED_MIN_WIDTH = 140  # with the conversation's own minimum, still inside a 600 px window
@@ -63,16 +64,16 @@ class ThreadSidebar(QWidget):
         self._watching = None  # the window whose width is followed
         self._width = DEFAULT_WIDTH  # the open column's width, restored on unfolding
 
-        self.toggle_button = self._tool_button("Hide threads (Ctrl+B)")
+        self.toggle_button = self._tool_button("Hide threads", "toggle_sidebar")
         self.toggle_button.clicked.connect(self.toggle)
         self.new_button = QPushButton("New thread")
-        self.new_button.setToolTip("New thread (Ctrl+N)")
+        self.new_button.setToolTip(f"New thread ({shortcut_text('new_thread')})")
         self.new_button.clicked.connect(self.new_requested)
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search threads")
         self.search.setClearButtonEnabled(True)
         self.search.setMaxLength(MAX_SEARCH)
-        self.search.setToolTip("Search titles, answers and thinking (Ctrl+F or Ctrl+K)")
+        self.search.setToolTip(f"Search titles, answers and thinking ({shortcut_text('find')})")
         self.list = ThreadListView()
 
         self.panel = QWidget()
@@ -88,9 +89,9 @@ class ThreadSidebar(QWidget):
 
         # Folded: a rail with the two buttons that matter most, like the open column's top.
         self.rail = QWidget()
-        self.rail_toggle = self._tool_button("Show threads (Ctrl+B)")
+        self.rail_toggle = self._tool_button("Show threads", "toggle_sidebar")
         self.rail_toggle.clicked.connect(self.toggle)
-        self.rail_new = self._tool_button("New thread (Ctrl+N)")
+        self.rail_new = self._tool_button("New thread", "new_thread")
         self.rail_new.clicked.connect(self.new_requested)
         rail_layout = QVBoxLayout(self.rail)
         rail_layout.setContentsMargins(0, 0, 0, 0)
@@ -107,10 +108,10 @@ class ThreadSidebar(QWidget):
         self._paint_icons()
 
     @staticmethod
-    def _tool_button(tip: str) -> QToolButton:
+    def _tool_button(name: str, shortcut: str) -> QToolButton:
         button = QToolButton()
-        button.setToolTip(tip)
-        button.setAccessibleName(tip.split(" (")[0])
+        button.setToolTip(f"{name} ({shortcut_text(shortcut)})")
+        button.setAccessibleName(name)
         button.setAutoRaise(True)
         button.setIconSize(QSize(18, 18))
         return button
