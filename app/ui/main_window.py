@@ -11,7 +11,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMenu,
-    QProgressBar,
     QPushButton,
     QSizePolicy,
     QSplitter,
@@ -22,6 +21,7 @@ from PySide6.QtWidgets import (
 from app import APP_NAME
 from app.ui.chat.chat_session import NO_MODEL, ChatSession, ContextReading
 from app.ui.chat.chat_view import ChatView
+from app.ui.chat.context_meter import ContextMeter
 from app.ui.chat.composer import Composer
 from app.ui.chat.thread_sidebar import ThreadSidebar
 from app.ui.dialogs import Dialogs
@@ -29,6 +29,7 @@ from app.ui.documents.attachments import AttachmentTray
 from app.ui.documents.documents_panel import DocumentsPanel
 from app.ui.models.model_bar import OffloadControls
 from app.ui.notice_banner import NoticeBanner, notice_ms
+from app.ui.settings.theme import ThemeWatcher
 from app.ui.settings.thread_settings_dialog import ThreadSettingsDialog
 from app.ui.shortcuts import WindowKeys, key_sequences
 
@@ -66,11 +67,7 @@ class MainWindow(QMainWindow):
         self.model_label.setTextFormat(Qt.TextFormat.PlainText)  # a file's name, or why it failed
         self.open_model_button = QPushButton("Open model…")
         self.models_button = QPushButton("Models…")
-        self.context_meter = QProgressBar()
-        self.context_meter.setObjectName("contextMeter")
-        self.context_meter.setMinimumWidth(240)
-        self.context_meter.setFormat("context: —")
-        self.context_meter.setValue(0)
+        self.context_meter = ContextMeter()  # "3.2k of 16k tokens" and a slim bar; the breakdown in its tooltip
         # Two rows: what is loaded and how full its context is; then where its layers run.
         # A long model name may be cut rather than widen the window.
         self.model_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -86,6 +83,9 @@ class MainWindow(QMainWindow):
 
         settings = self.settings.value if self.settings else None
         self.chat = ChatView(settings.layout if settings else "auto", settings.thinking_expanded if settings else False, dark)
+        # Light, dark or the system's: applied when chosen in Settings, or when the system switches.
+        self.theme = ThemeWatcher(settings.theme if settings else "system", dark, self)
+        self.theme.dark_changed.connect(self.chat.set_dark)
         self.composer = Composer()
         self.send_button = QPushButton("Send")
         self.send_button.setObjectName("sendButton")
@@ -185,6 +185,9 @@ class MainWindow(QMainWindow):
         self.undo_button.clicked.connect(self._undo_delete)
         self.chat.regenerate_requested.connect(c.regenerate)
         self.chat.edit_requested.connect(self._edit)
+        self.chat.edit_submitted.connect(self._edit_submitted)
+        self.chat.example_chosen.connect(self._example)
+        self.chat.thinking_changed.connect(lambda thinking: self.answer_now_button.setEnabled(thinking and c.busy))
         self.chat.delete_requested.connect(c.delete_message)
         self.chat.branch_requested.connect(c.switch_branch)
         self.chat.reasoning_toggled.connect(c.set_reasoning_expanded)
@@ -258,7 +261,10 @@ class MainWindow(QMainWindow):
         AboutDialog(self).exec()
 
     def apply_settings(self, settings) -> None:
+        theme_changed = settings.theme != self.settings.value.theme
         self.settings.apply(settings)
+        if theme_changed:
+            self.theme.set_choice(settings.theme)
         self.chat.thinking_expanded = settings.thinking_expanded
         self.chat.set_layout_mode(settings.layout)
 
@@ -295,15 +301,28 @@ class MainWindow(QMainWindow):
             self._send(self.composer.toPlainText())
 
     def _edit(self, message_id: int) -> None:
-        message = self.session.message(message_id)
-        text = Dialogs.multiline(self, "Edit and resend", "Your message:", message.content if message else "")
-        if text:
+        self.chat.begin_edit(message_id)  # the bubble becomes an editor (Save & send, Cancel)
+
+    def _edit_submitted(self, message_id: int, text: str) -> None:
+        """Ask the edited question as a new version beside the old one; the editor stays
+        open (with the text) when it cannot be sent now."""
+        if self.session.busy:
+            self.show_notice("A reply is still being written: stop it (Esc) or wait, then send the edited question.")
+        elif not self.session.models.model_ready:
+            self.show_notice(NO_MODEL)
+        else:
             self.session.edit_and_resend(message_id, text)
+
+    def _example(self, question: str) -> None:
+        """An example question from the empty thread's greeting goes into the message box."""
+        self.composer.setPlainText(question)
+        self.composer.moveCursor(self.composer.textCursor().MoveOperation.End)
+        self.composer.setFocus()
 
     def _busy(self, busy: bool) -> None:
         self.offload.set_busy(busy)
         self.send_button.setText("Stop" if busy else "Send")
-        self.answer_now_button.setEnabled(busy)
+        self.answer_now_button.setEnabled(busy and self.chat.thinking_now)  # only while the reply thinks
         self.new_button.setEnabled(not busy)
         self._update_send()
 
@@ -386,24 +405,7 @@ class MainWindow(QMainWindow):
     def show_context(self, reading: ContextReading) -> None:
         """System prompt + history (+ attached documents), plus what is kept free for the
         next reply, against the context. The meter's only writer."""
-        tokens, reserve, size = reading.used, reading.reserve, reading.size
-        self.context_meter.setMaximum(max(size, 1))
-        self.context_meter.setValue(min(tokens + reserve, size))
-        self.context_meter.setFormat(f"{tokens:,} + {reserve:,} reply / {size:,}")
-        over = tokens + reserve > size  # a send would be refused: make it visible before
-        if self.context_meter.property("over") != over:
-            self.context_meter.setProperty("over", over)
-            self.context_meter.style().unpolish(self.context_meter)
-            self.context_meter.style().polish(self.context_meter)
-        if reading.documents or reading.counting:
-            tip = (f"The conversation takes {reading.conversation:,} tokens and the attached documents about "
-                   f"{reading.documents:,}{' (still counting)' if reading.counting else ''}; {reserve:,} are kept "
-                   f"free for the reply; the context holds {size:,}. If they do not fit, Ponder asks before sending.")
-        else:
-            tip = (f"The conversation takes {tokens:,} tokens (system prompt, history with answers but not their "
-                   f"thinking, and what you have typed); {reserve:,} are kept free for the reply; the context "
-                   f"holds {size:,}.")
-        self.context_meter.setToolTip(tip)
+        self.context_meter.show_reading(reading)  # red past the context: a send would be refused
 
     def closeEvent(self, event) -> None:
         if hasattr(self, "_draft_timer"):

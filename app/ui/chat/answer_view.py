@@ -9,6 +9,7 @@ from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage, QTextCursor
 from PySide6.QtWidgets import QFrame, QSizePolicy, QTextBrowser
 
 from app.render.incremental import Block, IncrementalMarkdown, Update
+from app.ui import style
 from app.ui.dialogs import Dialogs
 
 # Text rendered in one event-loop turn at most: a long answer (a thread opened again,
@@ -30,9 +31,17 @@ class AnswerView(QTextBrowser):
 
     _math_ready = Signal()  # emitted on the typesetting thread; delivered queued here
 
-    def __init__(self, dark: bool = False) -> None:
+    def __init__(self, dark: bool = False, text_px: int | None = None) -> None:
         super().__init__()
         self.setObjectName("answerView")
+        self._text_px = text_px or style.type_scale().reading
+        font = style.reading_font()
+        font.setPixelSize(self._text_px)
+        self.document().setDefaultFont(font)  # the size formulas are typeset at
+        # Code wraps inside the reading column rather than widening the whole answer, and
+        # is set a little smaller than prose, as monospaced text runs wider.
+        self.document().setDefaultStyleSheet(f"pre {{ white-space: pre-wrap; font-size: {self._text_px - 2}px; }}")
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setOpenLinks(False)
         self.setOpenExternalLinks(False)
         self.setFrameShape(QFrame.Shape.NoFrame)
@@ -40,7 +49,7 @@ class AnswerView(QTextBrowser):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.anchorClicked.connect(self._link)
         self.document().documentLayout().documentSizeChanged.connect(self._fit_height)
-        self._markdown = IncrementalMarkdown(dark=dark, math_ready=self._math_ready.emit)
+        self._markdown = IncrementalMarkdown(dark=dark, text_px=self._text_px, math_ready=self._math_ready.emit)
         self._math_ready.connect(self._math_arrived, Qt.ConnectionType.QueuedConnection)
         self._math_timer = QTimer(self)
         self._math_timer.setSingleShot(True)
@@ -74,6 +83,18 @@ class AnswerView(QTextBrowser):
 
     def markdown(self) -> str:
         return self._markdown.text + self._backlog
+
+    def set_dark(self, dark: bool) -> None:
+        """Render the answer again in the colours for a light or a dark background."""
+        if dark == self._markdown.dark:
+            return
+        text = self.markdown()
+        self._markdown = IncrementalMarkdown(dark=dark, text_px=self._text_px, math_ready=self._math_ready.emit)
+        self._backlog = ""
+        self.document().clear()  # and its images: formulas are drawn in the text's colour
+        self._starts.clear()
+        self._resources.clear()
+        self.set_markdown(text)
 
     @property
     def math_pending(self) -> bool:

@@ -1,10 +1,14 @@
-"""What the conversation area shows before any model is chosen: the default download
-(with its size) and a way to use a .gguf already on disk."""
+"""What the conversation area shows before any model is chosen: a welcome, the default
+download (with its size) as the one obvious step, and a way to use a .gguf already on disk."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+
+from app import paths
+from app.ui import style
 
 from app.core.catalog import CatalogFile
 from app.ui.models.download_text import failure_text, percent, progress_text, short_size, size_text
@@ -21,33 +25,67 @@ class FirstRunPanel(QWidget):
     def __init__(self, manager: ModelManager, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("firstRun")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)  # the conversation's background
         self.manager = manager
         self.file: CatalogFile = manager.catalog.default_file()
-        title = QLabel("<h2>Choose a model to start</h2>")
+        logo = QLabel()
+        logo.setPixmap(QIcon(str(paths.resource("icons", "ponder.svg"))).pixmap(64, 64))
+        logo.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        title = QLabel("Welcome to Ponder")
+        title.setObjectName("welcomeTitle")
+        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        tagline = QLabel("A reasoning model on your own computer: it thinks a problem through, shows you how, "
+                         "then answers. Your questions never leave this machine.")
+        tagline.setObjectName("welcomeText")
+        tagline.setWordWrap(True)
+        tagline.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        step = QLabel("One step first: get the model.")
+        step.setObjectName("welcomeStep")
+        step.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.text = plain_label()
+        self.text.setObjectName("welcomeText")
         self.text.setWordWrap(True)
+        self.text.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.download_button = QPushButton()
+        self.download_button.setObjectName("primaryButton")
         self.download_button.setDefault(True)
         self.use_button = QPushButton()
+        self.use_button.setObjectName("primaryButton")
         self.use_button.hide()
         self.import_button = QPushButton("I already have a .gguf…")
+        self.import_button.setFlat(True)
         self.more_button = QPushButton("All models…")
+        self.more_button.setFlat(True)
         self.progress = QProgressBar()
         self.progress.hide()
         self.status = plain_label()  # a server's or the disk's words
         self.status.setWordWrap(True)
-        buttons = QHBoxLayout()
-        for b in (self.download_button, self.use_button, self.import_button, self.more_button):
-            buttons.addWidget(b)
-        buttons.addStretch(1)
+        self.status.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        main = QHBoxLayout()
+        main.addStretch(1)
+        main.addWidget(self.use_button)
+        main.addWidget(self.download_button)
+        main.addStretch(1)
+        others = QHBoxLayout()
+        others.addStretch(1)
+        others.addWidget(self.import_button)
+        others.addWidget(self.more_button)
+        others.addStretch(1)
         column = QVBoxLayout()
-        for w in (title, self.text):
-            column.addWidget(w)
-        column.addLayout(buttons)
+        column.setSpacing(style.M)
+        column.addWidget(logo)
+        column.addWidget(title)
+        column.addWidget(tagline)
+        column.addSpacing(style.L)
+        column.addWidget(step)
+        column.addLayout(main)
         column.addWidget(self.progress)
         column.addWidget(self.status)
+        column.addLayout(others)
+        column.addSpacing(style.S)
+        column.addWidget(self.text)
         inner = QWidget()
-        inner.setMaximumWidth(720)
+        inner.setMaximumWidth(560)
         inner.setLayout(column)
         # Stretches, not an alignment flag: an aligned widget gets its size hint, which
         # cuts word-wrapped text short instead of giving it the lines it needs.
@@ -77,9 +115,9 @@ class FirstRunPanel(QWidget):
         exact = self.manager.exact_sizes.get(f.primary.spec)
         size = size_text(exact) if exact else size_text(f.approx_size, approx=True)
         self.text.setText(
-            f"Ponder runs Microsoft's Phi-4-reasoning on this computer. Download it once ({f.quant}, {size}, "
-            f"from {f.primary.repo_id}); after that it works without a network. The download can be paused "
-            f"and resumes where it stopped, and the file is checked before it is used.")
+            f"Ponder uses {f.model_name}. It is downloaded once ({f.quant}, {size}, "
+            f"from {f.primary.repo_id}); after that Ponder works without a network. The download can be "
+            f"paused and resumes where it stopped, and the file is checked before it is used.")
         states = self.manager.states()
         st = next((s for s in states if s.file.id == f.id), None)
         verb = "Resume downloading" if st is not None and st.state == "partial" else "Download"

@@ -1,34 +1,19 @@
-"""The settings dialog: edits a copy of Settings and hands back the new one."""
+"""The settings dialog: edits a copy of Settings and hands back the new one. Each
+sampling value has a line under it saying what it does and what the model card uses."""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
-    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog, QFormLayout,
-    QHBoxLayout, QLineEdit, QPlainTextEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget,
+    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLineEdit,
+    QPlainTextEdit, QPushButton, QVBoxLayout, QWidget,
 )
 
 from app.settings import Settings
+from app.ui.settings.fields import CONTEXT, FIELDS, box_value, spin_box, with_help
 
-LAYOUTS = [("Side by side when wide", "auto"), ("Always side by side", "side"), ("Thinking above the answer", "stacked")]
+LAYOUTS = [("Beside the answer when the window is wide", "auto"), ("Always beside the answer", "side"),
+           ("Above the answer", "stacked")]
 THEMES = [("Follow the system", "system"), ("Light", "light"), ("Dark", "dark")]
-
-
-def _spin(low: int, high: int, value: int, special: str | None = None) -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(low, high)
-    box.setValue(value)
-    if special:
-        box.setSpecialValueText(special)  # shown at the minimum
-    return box
-
-
-def _dspin(low: float, high: float, step: float, value: float) -> QDoubleSpinBox:
-    box = QDoubleSpinBox()
-    box.setRange(low, high)
-    box.setSingleStep(step)
-    box.setDecimals(2)
-    box.setValue(value)
-    return box
 
 
 def _combo(options: list[tuple[str, str]], value: str) -> QComboBox:
@@ -46,12 +31,12 @@ class SettingsDialog(QDialog):
         self._base = settings
         self.system_prompt = QPlainTextEdit(settings.system_prompt)
         self.system_prompt.setMinimumHeight(120)
-        self.temperature = _dspin(0.0, 2.0, 0.05, settings.temperature)
-        self.top_p = _dspin(0.0, 1.0, 0.01, settings.top_p)
-        self.top_k = _spin(0, 1000, settings.top_k, "off")
-        self.max_tokens = _spin(16, 131072, settings.max_tokens)
-        self.seed = _spin(-1, 2**31 - 1, -1 if settings.seed is None else settings.seed, "random")
-        self.context_size = _spin(0, 131072, settings.context_size, "model's own (at most 16,384)")
+        self.temperature = spin_box(FIELDS["temperature"], settings.temperature)
+        self.top_p = spin_box(FIELDS["top_p"], settings.top_p)
+        self.top_k = spin_box(FIELDS["top_k"], settings.top_k)
+        self.max_tokens = spin_box(FIELDS["max_tokens"], settings.max_tokens)
+        self.seed = spin_box(FIELDS["seed"], settings.seed)
+        self.context_size = spin_box(CONTEXT, settings.context_size)
         self.context_size.setSingleStep(1024)
         self.thinking_expanded = QCheckBox("Keep finished thinking expanded")
         self.thinking_expanded.setChecked(settings.thinking_expanded)
@@ -66,14 +51,12 @@ class SettingsDialog(QDialog):
 
         form = QFormLayout()
         form.addRow("System prompt", self.system_prompt)
-        form.addRow("Temperature", self.temperature)
-        form.addRow("Top-p", self.top_p)
-        form.addRow("Top-k", self.top_k)
-        form.addRow("Max new tokens", self.max_tokens)
-        form.addRow("Seed", self.seed)
-        form.addRow("Context size", self.context_size)
+        for key, box in (("temperature", self.temperature), ("top_p", self.top_p), ("top_k", self.top_k),
+                         ("max_tokens", self.max_tokens), ("seed", self.seed)):
+            form.addRow(FIELDS[key].label, with_help(box, FIELDS[key]))
+        form.addRow(CONTEXT.label, with_help(self.context_size, CONTEXT))
         form.addRow("", self.thinking_expanded)
-        form.addRow("Layout", self.layout_mode)
+        form.addRow("Open thinking", self.layout_mode)
         form.addRow("Theme", self.theme)
         form.addRow("Models folder", models_row)
         buttons = QDialogButtonBox(
@@ -94,7 +77,7 @@ class SettingsDialog(QDialog):
             top_p=self.top_p.value(),
             top_k=self.top_k.value(),
             max_tokens=self.max_tokens.value(),
-            seed=None if self.seed.value() < 0 else self.seed.value(),
+            seed=box_value(FIELDS["seed"], self.seed),
             context_size=self.context_size.value(),
             thinking_expanded=self.thinking_expanded.isChecked(),
             layout=self.layout_mode.currentData(),

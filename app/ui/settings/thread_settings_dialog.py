@@ -1,6 +1,6 @@
 """Per-thread system prompt and sampling: each value either follows the app's
 settings or is this thread's own, so changing a default later still reaches every
-thread that did not choose otherwise."""
+thread that did not choose otherwise. Values show as in Settings (app/ui/settings/fields.py)."""
 
 from __future__ import annotations
 
@@ -11,15 +11,19 @@ from PySide6.QtWidgets import (
 
 from app.core.records import Thread
 from app.settings import Settings
+from app.ui.settings.fields import FIELDS as ALL_FIELDS
+from app.ui.settings.fields import box_value, spin_box, with_help
 
-# GenParams fields a thread may override: (label, low, high, step or None for ints).
-FIELDS = {
-    "temperature": ("Temperature", 0.0, 2.0, 0.05),
-    "top_p": ("Top p", 0.0, 1.0, 0.01),
-    "top_k": ("Top k", 0, 1000, None),
-    "max_tokens": ("Max new tokens", 16, 131072, None),
-    "seed": ("Seed", 0, 2**31 - 1, None),
-}
+# GenParams fields a thread may override.
+FIELDS = {key: ALL_FIELDS[key] for key in ("temperature", "top_p", "top_k", "max_tokens", "seed")}
+
+
+def _shown(key: str, value) -> str:
+    """`value` as its box shows it ("random", "off", 0.8)."""
+    field = FIELDS[key]
+    if field.special and (value is None or value == field.low):
+        return field.special
+    return f"{value:g}" if isinstance(value, float) else f"{value:,}"
 
 
 class ThreadSettingsDialog(QDialog):
@@ -33,24 +37,16 @@ class ThreadSettingsDialog(QDialog):
         self.own_prompt.toggled.connect(self.prompt.setEnabled)
         form = QFormLayout()
         self.boxes: dict[str, tuple[QCheckBox, QSpinBox | QDoubleSpinBox]] = {}
-        for key, (label, low, high, step) in FIELDS.items():
-            own = QCheckBox(label)
-            box: QSpinBox | QDoubleSpinBox
-            if step is None:
-                box = QSpinBox()
-            else:
-                box = QDoubleSpinBox()
-                box.setSingleStep(step)
-                box.setDecimals(2)
-            box.setRange(low, high)
+        for key, field in FIELDS.items():
+            own = QCheckBox(field.label)
             default = getattr(defaults, key)
-            value = thread.settings.get(key, default if default is not None else 0)
-            box.setValue(value)
+            box = spin_box(field, thread.settings.get(key, default))
             own.setChecked(key in thread.settings)
             box.setEnabled(own.isChecked())
             own.toggled.connect(box.setEnabled)
-            box.setToolTip(f"Default: {default if default is not None else 'random'}")
-            form.addRow(own, box)
+            holder = with_help(box, field)
+            box.setToolTip(f"{field.help}\nIn Settings: {_shown(key, default)}")
+            form.addRow(own, holder)
             self.boxes[key] = (own, box)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -58,14 +54,14 @@ class ThreadSettingsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.own_prompt)
         layout.addWidget(self.prompt, 1)
-        layout.addWidget(QLabel("Sampling (ticked values are this thread's own):"))
+        layout.addWidget(QLabel("Sampling (ticked values are this thread's own; the others follow Settings):"))
         layout.addLayout(form)
         layout.addWidget(buttons)
-        self.resize(560, 520)
+        self.resize(600, 640)
 
     def system_prompt(self) -> str | None:
         """None: follow the app's default prompt."""
         return self.prompt.toPlainText() if self.own_prompt.isChecked() else None
 
     def overrides(self) -> dict:
-        return {key: box.value() for key, (own, box) in self.boxes.items() if own.isChecked()}
+        return {key: box_value(FIELDS[key], box) for key, (own, box) in self.boxes.items() if own.isChecked()}

@@ -1,5 +1,7 @@
 """The context meter counts what is typed but not sent, and turns red past the context."""
 
+from app.ui.chat.context_meter import compact
+
 
 def test_typed_text_counts_and_overflow_shows(make_app):
     app = make_app()
@@ -16,4 +18,5 @@ def test_typed_text_counts_and_overflow_shows(make_app):
     with app.qtbot.waitSignal(app.session.context_measured, timeout=5000) as sig:
         app.window.composer.setPlainText("word " * (size + 10))
     assert sig.args[0].used + sig.args[0].reserve > size and meter.property("over") is True
-    assert f"/ {size:,}" in meter.format()
+    assert meter.text().endswith(f"of {compact(size)} tokens — full")
+    assert f"the context holds {size:,}" in meter.toolTip()
