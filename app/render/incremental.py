@@ -108,15 +108,23 @@ class IncrementalMarkdown:
     def append(self, chunk: str, *, show_open: bool = True) -> Update:
         return self._update(self._tail + chunk, show_open)
 
-    def refresh(self) -> tuple[tuple[int, Block], ...]:
+    def refresh(self, enough: Callable[[], bool] | None = None) -> tuple[tuple[int, Block], ...]:
         """Render again the blocks with a formula typeset since they were rendered;
-        (index, new block) for each, to be replaced where it stands."""
+        (index, new block) for each, to be replaced where it stands. `enough()` is
+        asked after each block: True leaves the others for the next call."""
         replaced = []
         for i, old in enumerate(self.blocks):
             if old.waiting and any_ready(old.waiting):
                 self.blocks[i] = self._render(old.source, old.code_base, old.finished, old.part)
                 replaced.append((i, self.blocks[i]))
+                if enough is not None and enough():
+                    break
         return tuple(replaced)
+
+    @property
+    def math_ready(self) -> bool:
+        """Whether some block has a formula typeset since it was rendered (see refresh)."""
+        return any(b.waiting and any_ready(b.waiting) for b in self.blocks)
 
     def reset(self) -> None:
         self.blocks, self._frozen, self._tail, self._open, self._codes = [], "", "", None, 0

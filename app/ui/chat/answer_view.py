@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage, QTextCursor, QTextDocument
@@ -17,9 +18,15 @@ from app.ui.dialogs import Dialogs
 # for long. A turn's cost grows with lines (table rows, code) and with characters.
 STEP_CHARS = 2000
 STEP_LINES = 30
+STEP_FORMULAS = 60  # each shows as an image, which costs as much as many characters of text
 MATH_FRAME_MS = 16  # formula images arriving within this long are put in with one render
-MATH_SHARE = 3  # and the next such render waits three times as long as this one took
+MATH_TURN_MS = 10  # blocks rendered again for their images in one turn, until this long has passed
+MATH_SHARE = 3  # and the next such turn waits three times as long as this one took
 WEB_SCHEMES = ("http", "https")  # the only links opened (after asking)
+# Formula images decoded so far, shared by every answer: decoding a PNG costs more than
+# showing it, and a thread opened again shows the same formulas. QImage shares its data.
+_DECODED: OrderedDict[str, QImage] = OrderedDict()
+_DECODED_MAX = 4096
 
 
 class AnswerView(QTextBrowser):
@@ -131,12 +138,15 @@ class AnswerView(QTextBrowser):
 
     def _refresh_math(self) -> None:
         started = time.perf_counter()
-        for index, block in self._markdown.refresh():
+        deadline = started + MATH_TURN_MS / 1000
+        for index, block in self._markdown.refresh(enough=lambda: time.perf_counter() > deadline):
             self._replace(index, block)
         # A formula every few ms for seconds on end (an answer of thousands of them):
         # the window keeps at least 3/4 of its time for everything else.
         spent_ms = (time.perf_counter() - started) * 1000
         self._math_timer.setInterval(max(MATH_FRAME_MS, round(MATH_SHARE * spent_ms)))
+        if self._markdown.math_ready:  # blocks left for the next turn
+            self._math_timer.start()
 
     # -- the document ------------------------------------------------------------------
 
@@ -174,9 +184,9 @@ class AnswerView(QTextBrowser):
         # A block starts where its separator does, so replacing it removes both.
         doc = self.document()
         for key, png in block.images.items():
-            if key not in self._resources:  # decoding a PNG again costs as much as showing it
+            if key not in self._resources:
                 self._resources.add(key)
-                doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl(f"math:{key}"), QImage.fromData(png))
+                doc.addResource(QTextDocument.ResourceType.ImageResource, QUrl(f"math:{key}"), _image(key, png))
         if not block.html:
             return  # (a piece with nothing to show): no separator either
         if cursor.position() > 0:
@@ -204,9 +214,28 @@ class AnswerView(QTextBrowser):
             self.setFixedHeight(max(height, 24))
 
 
+def _image(key: str, png: bytes) -> QImage:
+    image = _DECODED.get(key)
+    if image is None:
+        image = _DECODED[key] = QImage.fromData(png)
+        if len(_DECODED) > _DECODED_MAX:
+            _DECODED.popitem(last=False)
+    else:
+        _DECODED.move_to_end(key)
+    return image
+
+
 def _step_end(text: str) -> int:
-    """Where the first step of `text` ends: STEP_CHARS characters or STEP_LINES lines."""
+    """Where the first step of `text` ends: STEP_CHARS characters, STEP_LINES lines or
+    STEP_FORMULAS formulas (two "$" each, roughly), whichever comes first."""
     end = min(len(text), STEP_CHARS)
+    dollar = -1
+    for _ in range(2 * STEP_FORMULAS):
+        dollar = text.find("$", dollar + 1, end)
+        if dollar < 0:
+            break
+    else:
+        end = dollar + 1
     newline = -1
     for _ in range(STEP_LINES):
         newline = text.find("\n", newline + 1, end)

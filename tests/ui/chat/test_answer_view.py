@@ -48,7 +48,8 @@ def renders(monkeypatch) -> list[str]:
 def test_a_hundred_images_arriving_in_one_frame_cost_one_render(view, qtbot, renders, monkeypatch):
     refreshes = []
     real_refresh = IncrementalMarkdown.refresh
-    monkeypatch.setattr(IncrementalMarkdown, "refresh", lambda self: refreshes.append(1) or real_refresh(self))
+    monkeypatch.setattr(IncrementalMarkdown, "refresh",
+                        lambda self, enough=None: refreshes.append(1) or real_refresh(self, enough))
     text = "Intro.\n\n" + " and ".join(f"${tex}$" for tex in fresh_formulas(100)) + ".\n\nAfter.\n"
     for start in range(0, len(text), 500):  # as it streams: each piece shown at once
         view.append_markdown(text[start : start + 500])
@@ -133,3 +134,21 @@ def test_each_math_image_is_decoded_once(view, qtbot, monkeypatch):
     qtbot.waitUntil(lambda: not view.math_pending, timeout=20000)
     assert len(added) == len(set(added)) == 3
     assert incremental  # (the module under the view)
+
+
+def test_images_for_many_blocks_go_in_over_several_turns(view, qtbot, monkeypatch):
+    turns: list[int] = []
+    real_refresh = IncrementalMarkdown.refresh
+
+    def refresh(self, enough=None):
+        replaced = real_refresh(self, lambda: True)  # as if each block used up a turn's time
+        turns.append(len(replaced))
+        return replaced
+
+    monkeypatch.setattr(IncrementalMarkdown, "refresh", refresh)
+    formulas = fresh_formulas(5)
+    view.set_markdown("".join(f"Step ${tex}$.\n\n" for tex in formulas))
+    assert wait_idle()
+    qtbot.waitUntil(lambda: not view.math_pending, timeout=10000)
+    assert turns == [1, 1, 1, 1, 1]  # one block a turn, and the timer comes back for the rest
+    assert view.toHtml().count('src="math:') == 5
