@@ -74,6 +74,10 @@ class AnswerView(QTextBrowser):
     def set_markdown(self, text: str) -> None:
         """Show `text` (the whole answer so far): its first step now, the rest over
         the next event-loop turns."""
+        shown = self.markdown()
+        if shown and text.startswith(shown):  # more of the same answer
+            self.append_markdown(text[len(shown) :])
+            return
         head = _step_end(text)
         self._backlog = text[head:]
         self._apply(self._markdown.set_text(text[:head], show_open=not self._backlog))

@@ -152,3 +152,11 @@ def test_images_for_many_blocks_go_in_over_several_turns(view, qtbot, monkeypatc
     qtbot.waitUntil(lambda: not view.math_pending, timeout=10000)
     assert turns == [1, 1, 1, 1, 1]  # one block a turn, and the timer comes back for the rest
     assert view.toHtml().count('src="math:') == 5
+
+
+def test_setting_more_of_the_same_answer_adds_to_it(view, qtbot, renders):
+    view.set_markdown("First paragraph.\n\nSecond")
+    before = len(renders)
+    view.set_markdown("First paragraph.\n\nSecond one.")
+    assert renders[before:] == ["Second one."]  # the finished paragraph is not rendered again
+    assert view.toPlainText().split() == ["First", "paragraph.", "Second", "one."]
