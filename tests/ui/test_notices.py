@@ -8,7 +8,6 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.ui.dialogs import Dialogs
-from app.ui.notice_banner import MAX_BANNER_CHARS, NoticeBanner
 
 
 @pytest.fixture
@@ -83,6 +82,8 @@ def test_a_downloaded_model_is_offered_by_name(make_app, qtbot, monkeypatch):
 
 
 def test_the_banner_shows_plain_text_cut_short_with_actions_and_a_close_button(qtbot):
+    from app.ui.notice_banner import MAX_BANNER_CHARS, NoticeBanner
+
     banner = NoticeBanner()
     qtbot.addWidget(banner)
     ran = []
