@@ -23,7 +23,8 @@ RADIUS = 10  # boxes: the thinking section, example questions
 RADIUS_BUBBLE = 16  # a question's bubble
 
 READING_CHARS = 76  # a comfortable line for prose, in characters of average English text
-THINKING_SHARE = 0.6  # the thinking column beside the answer, as a share of the answer column
+THINKING_SHARE = 0.6  # the thinking column beside the answer, at most, as a share of the answer column
+THINKING_MIN = 240  # narrower than this, open thinking goes above the answer instead of beside it
 BUBBLE_SHARE = 0.8  # the widest a question's bubble gets, as a share of the column
 _SAMPLE = "The quick brown fox jumps over the lazy dog, then checks each step again."
 
@@ -95,3 +96,11 @@ def _column(reading_px: int, _family: str) -> int:
     font.setPixelSize(reading_px)
     per_char = QFontMetricsF(font).horizontalAdvance(_SAMPLE) / len(_SAMPLE)
     return round(per_char * READING_CHARS)
+
+
+def beside_room(available: int) -> int:
+    """The width open thinking gets to the left of a centred column in a view `available`
+    px wide; under THINKING_MIN there is no room for it there."""
+    column = min(column_width(), available - 2 * L)
+    left = (available - column) // 2 - L - M
+    return min(left, round(column * THINKING_SHARE))

@@ -13,8 +13,6 @@ from app.ui import style
 from app.ui.chat.empty_state import EmptyState
 from app.ui.chat.message_widget import MessageWidget
 
-WIDE_PX = 900  # thinking opens beside the answer from this width on ("auto" layout)
-
 
 class ChatView(QScrollArea):
     regenerate_requested = Signal(int)
@@ -179,7 +177,9 @@ class ChatView(QScrollArea):
             return True
         if self.layout_mode == "stacked":
             return False
-        return self.width() >= WIDE_PX
+        # Beside the answer where the view has room for it left of the reading column, so
+        # opening the thinking never moves or narrows the answer.
+        return style.beside_room(self.viewport().width()) >= style.THINKING_MIN
 
     def set_layout_mode(self, mode: str) -> None:
         self.layout_mode = mode

@@ -130,7 +130,7 @@ class MessageWidget(QFrame):
         self.error_label.hide()
         outer.addWidget(self.error_label)
         copy = self.actions.add("copy", "copy", "Copy answer")
-        copy.clicked.connect(lambda: self._copy("copy", self.answer.markdown()))
+        copy.clicked.connect(lambda: self._copy("copy", self.message.content))  # as saved
         thinking = self.actions.add("copy_thinking", "thinking", "Copy thinking")
         thinking.clicked.connect(lambda: self._copy("copy_thinking", self.reasoning.text()))
         self.actions.add("regenerate", "regenerate", "Regenerate answer").clicked.connect(
@@ -240,6 +240,7 @@ class MessageWidget(QFrame):
             layout.insertWidget(layout.indexOf(self.bubble_row), self.editor)
             self.bubble_row.hide()
             self.footer.hide()
+            self.editor.show()  # now, not on the next turn: it takes the focus
         self.editor.text_box.setFocus()
 
     def end_edit(self) -> None:
@@ -318,22 +319,32 @@ class MessageWidget(QFrame):
             beside = self.beside
             self.parts.setDirection(QBoxLayout.Direction.LeftToRight if beside else QBoxLayout.Direction.TopToBottom)
             # Folded, the thinking is one header line above the answer; open, a box beside or above it.
-            self.parts.setStretch(0, 2 if beside else 0)
-            self.parts.setStretch(1, 3 if beside else 0)
+            self.parts.setStretch(0, 0)
+            self.parts.setStretch(1, 1 if beside else 0)
         if self._available:
             self.fit(self._available)
 
     def fit(self, available: int) -> None:
-        """Centre the message in a reading column of the view's `available` width."""
+        """Centre the message in a reading column of the view's `available` width; open
+        thinking beside the answer goes to the left of that column."""
         self._available = available
-        column = style.column_width()
-        if self.beside:
-            column += round(column * style.THINKING_SHARE) + style.M
-        width = max(120, min(column, available - 2 * style.L))
+        width = max(120, min(style.column_width(), available - 2 * style.L))
         side = max(style.L, (available - width) // 2)
+        left = right = side
+        if self.reasoning is not None:
+            if self.beside:
+                think = style.beside_room(available)
+                if think < style.THINKING_MIN:  # "always beside" on a narrow window: share the column
+                    think = round(width * style.THINKING_SHARE / (1 + style.THINKING_SHARE))
+                else:
+                    left = side - think - style.M
+                self.reasoning.setFixedWidth(think)
+            else:
+                self.reasoning.setMinimumWidth(0)
+                self.reasoning.setMaximumWidth(16777215)
         question = self.user_text is not None  # its actions sit close under it
-        self.layout().setContentsMargins(side, style.S, side, 0 if question else style.S)
-        if self.user_text is not None:
+        self.layout().setContentsMargins(left, style.S, right, 0 if question else style.S)
+        if question:
             self.bubble.setFixedWidth(min(self._natural_width(), round(width * style.BUBBLE_SHARE)))
 
     def _natural_width(self) -> int:

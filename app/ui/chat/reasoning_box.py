@@ -80,14 +80,15 @@ class ReasoningBox(QFrame):
     def has_text(self) -> bool:
         return not self.body.document().isEmpty()
 
-    def _max_height(self) -> int:
+    @property
+    def max_body_height(self) -> int:
         return round(QFontMetricsF(self.body.font()).lineSpacing() * MAX_BODY_LINES)
 
     def _fit(self) -> None:
         """Height to the text, measured block by block only up to the maximum (bounded
         work whatever the trace's length)."""
         doc = self.body.document()
-        cap = self._max_height()
+        cap = self.max_body_height
         layout = doc.documentLayout()
         height, block = 0.0, doc.begin()
         while block.isValid() and height <= cap:
