@@ -18,11 +18,15 @@ from app.core.remote.errors import (
     ModelNotFound,
     NotAModelServer,
     RemoteError,
+    SecureConnectionFailed,
+    ServerIdle,
     ServerUnreachable,
     clean,
 )
 from app.core.remote.http import Http
 
+# Failures that say nothing about the path probed: the server is not usable at all.
+_FATAL = (ServerUnreachable, SecureConnectionFailed, AuthRejected, ServerIdle)
 KINDS = {
     "llama.cpp": "llama.cpp server",
     "vllm": "vLLM",
@@ -101,7 +105,7 @@ def detect(http: Http, kind: str | None = None) -> ServerInfo:
         return ServerInfo(kind, http.root, None, time.perf_counter() - t0)
     try:
         http.get_json("/v1/models")
-    except (AuthRejected, ServerUnreachable):
+    except _FATAL:
         raise
     except RemoteError as exc:
         raise NotAModelServer(f"{http.where} does not answer as a model server (no llama.cpp /props, Ollama "
@@ -115,7 +119,7 @@ def _probe(http: Http, path: str) -> dict | None:
     be reached (or refuses the key) is an error at once, not a wrong guess."""
     try:
         return http.get_json(path, timeout=10.0)
-    except (ServerUnreachable, AuthRejected):
+    except _FATAL:
         raise
     except RemoteError:
         return None

@@ -71,6 +71,7 @@ class RemoteEngine:
         self.name = self.model
         self.template_problem: str | None = None  # the server applies its own template
         self.last_server_timings: dict | None = None  # the last reply's timings, as the server gave them
+        self.last_error: RemoteError | None = None  # why the last reply ended in an ErrorEvent
         log.info("remote engine: %s at %s, model %s, context %d%s, counts %s, answer-now %s",
                  self.info.label, self._http.where, self.model, self.context_size,
                  "" if self.context_known else " (assumed)", "estimated" if self.counts_estimated else "exact",
@@ -177,7 +178,7 @@ class RemoteEngine:
         completion_id = None
         ended = asked = False
         t_rate = 0.0
-        self.last_server_timings = None
+        self.last_server_timings = self.last_error = None
         try:
             with self._http.stream(path, body, cancel) as resp:
                 chunks = resp.iter_raw()
@@ -233,6 +234,7 @@ class RemoteEngine:
             else:
                 finish, error = "error", translate(exc, where, self._http.idle_seconds, mid_reply=t_first is not None)
         if error is not None:
+            self.last_error = error
             log.warning("reply from %s failed: %s", where, error.user_message)
         yield from sides.finish()
         if error is not None:
