@@ -1,18 +1,26 @@
 """Screenshots for the README: the real window, light and dark, with a scripted reply.
 
-    xvfb-run -a python docs/make_screenshots.py
+    xvfb-run -a -s "-screen 0 1400x900x24" python docs/make_screenshots.py
+
+writes docs/screenshot-light.png (a finished reply, its thinking folded) and
+docs/screenshot-dark.png (a folded reply, then a second question being thought about).
+With --all DIR it also writes every scene (empty thread, streaming, folded, editing a
+question) light and dark at 1200 and 800 px wide into DIR, to look the window over.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from PySide6.QtCore import QEventLoop  # noqa: E402
+from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.core.scripted_engine import ScriptedEngine  # noqa: E402
@@ -22,6 +30,8 @@ from app.ui.chat.chat_session import ChatSession  # noqa: E402
 from app.ui.main_window import MainWindow  # noqa: E402
 from app.ui.settings.theme import apply_theme  # noqa: E402
 
+QUESTION = "What is the sum of the first n odd numbers? Prove it."
+FOLLOW_UP = "Does the same trick work for the first n even numbers?"
 REPLY = r"""<think>The question asks for the sum of the first n odd numbers. Let me try small cases:
 1 = 1, 1 + 3 = 4, 1 + 3 + 5 = 9, 1 + 3 + 5 + 7 = 16. These are perfect squares, so the
 pattern suggests n^2. To prove it, use induction: the base case n = 1 holds. If the sum of
@@ -47,32 +57,67 @@ assert all(sum(range(1, 2 * n, 2)) == n * n for n in range(1, 100))
 
 So the answer is $\boxed{n^2}$.
 """
+SCENES = ("empty", "streaming", "folded", "editing", "open")
 
 
-def shoot(app: QApplication, dark: bool, out: Path) -> None:
+def wait(app: QApplication, done, limit: float = 20.0) -> None:
+    """Run the event loop until `done()` (or `limit` seconds)."""
+    end = time.monotonic() + limit
+    while not done() and time.monotonic() < end:
+        loop = QEventLoop()
+        QTimer.singleShot(20, loop.quit)
+        loop.exec()
+
+
+def settle(app: QApplication) -> None:
+    from app.render.math import wait_idle
+
+    wait_idle()  # formulas are typeset on a helper thread; let their images land
+    wait(app, lambda: False, 0.3)
+
+
+def shoot(app: QApplication, dark: bool, width: int, scene: str, out: Path) -> None:
     is_dark = apply_theme(app, "dark" if dark else "light")
+    engines: list[ScriptedEngine] = []
+
+    def factory(path, load):
+        engines.append(ScriptedEngine(REPLY, chunk=8, delay=0.002))
+        return engines[-1]
+
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "chat.db")
-        session = ChatSession.create(store, Settings(), lambda p, l: ScriptedEngine(REPLY, chunk=8, delay=0.01))
+        session = ChatSession.create(store, Settings(), factory)
         window = MainWindow(session, dark=is_dark)
-        window.resize(1280, 800)
+        window.resize(width, 800)
         window.show()
-        loop = QEventLoop()
-        session.models.model_changed.connect(lambda s, t: loop.quit())
+        loaded = []
+        session.models.model_changed.connect(lambda s, t: loaded.append(s))
         session.models.load_model("/models/Phi-4-reasoning-Q4_K_M.gguf")
-        loop.exec()
-        done = QEventLoop()
-        session.busy_changed.connect(lambda busy: None if busy else done.quit())
-        session.send("What is the sum of the first n odd numbers? Prove it.")
-        done.exec()
-        reply = store.path(session.thread_id)[-1]
-        window.chat.widgets[reply.id].reasoning.set_expanded(True)
-        from app.render.math import wait_idle
-
-        wait_idle()  # formulas are typeset on a helper thread; let their images land
-        for _ in range(5):
-            app.processEvents()
+        wait(app, lambda: "ready" in loaded)
+        gate = None
+        if scene != "empty":
+            session.send(QUESTION)
+            wait(app, lambda: not session.busy)
+            first = store.path(session.thread_id)
+            if scene == "open":
+                window.chat.widgets[first[-1].id].reasoning.header.click()
+            elif scene == "editing":
+                window.chat.edit_requested.emit(first[0].id)
+            elif scene == "streaming":
+                gate = engines[-1].gate = threading.Semaphore(0)
+                session.send(FOLLOW_UP)
+                gate.release(45)  # part way through the thinking
+                reply = store.path(session.thread_id)[-1]
+                wait(app, lambda: len(window.chat.widgets[reply.id].reasoning.text()) > 300)
+                wait(app, lambda: False, 1.2)  # the live "Thinking… 1 s"
+            settle(app)
+            if scene in ("open", "editing", "folded"):
+                window.chat.verticalScrollBar().setValue(0)
+                wait(app, lambda: False, 0.1)
         window.grab().save(str(out))
+        if gate is not None:
+            gate.release(1_000_000)
+            wait(app, lambda: not session.busy)
         window.close()
         window.deleteLater()
         session.deleteLater()
@@ -81,10 +126,20 @@ def shoot(app: QApplication, dark: bool, out: Path) -> None:
 
 
 def main() -> None:
-    app = QApplication(sys.argv)
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--all", metavar="DIR", help="also write every scene, light and dark, 1200 and 800 px wide")
+    args = ap.parse_args()
+    app = QApplication(sys.argv[:1])
     app.setStyle("Fusion")
-    shoot(app, False, ROOT / "docs" / "screenshot-light.png")
-    shoot(app, True, ROOT / "docs" / "screenshot-dark.png")
+    shoot(app, False, 1200, "folded", ROOT / "docs" / "screenshot-light.png")
+    shoot(app, True, 1200, "streaming", ROOT / "docs" / "screenshot-dark.png")
+    if args.all:
+        folder = Path(args.all)
+        folder.mkdir(parents=True, exist_ok=True)
+        for dark in (False, True):
+            for width in (1200, 800):
+                for scene in SCENES:
+                    shoot(app, dark, width, scene, folder / f"{scene}-{'dark' if dark else 'light'}-{width}.png")
 
 
 if __name__ == "__main__":

@@ -32,8 +32,8 @@ def meter_text(used: int, reserve: int, size: int) -> str:
 
 def meter_tip(reading) -> str:
     """The breakdown of a ContextReading, in sentences."""
-    parts = [f"The conversation takes {reading.conversation:,} tokens (system prompt, questions and answers without "
-             "their thinking, and what you have typed)."]
+    parts = [(f"The conversation takes {reading.conversation:,} tokens (system prompt, questions and answers "
+              "without their thinking, and what you have typed).")]
     if reading.documents or reading.counting:
         parts.append(f"Attached documents take about {reading.documents:,}"
                      f"{' (still counting)' if reading.counting else ''}.")

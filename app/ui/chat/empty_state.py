@@ -9,13 +9,13 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QVBoxLay
 from app.ui import style
 
 EXAMPLES = (
-    ("A trick question", "A bat and a ball cost $1.10 together. The bat costs $1.00 more than the ball. "
-                         "How much does the ball cost?"),
+    ("A trick question", ("A bat and a ball cost $1.10 together. The bat costs $1.00 more than the ball. "
+                          "How much does the ball cost?")),
     ("A proof", "Prove that there are infinitely many prime numbers."),
-    ("A logic puzzle", "Three boxes are labelled apples, oranges and mixed, and every label is wrong. "
-                       "You may take one fruit from one box. How do you relabel all three?"),
-    ("Code", "Write a Python function that checks whether the brackets in a string are balanced, "
-             "and explain why it works."),
+    ("A logic puzzle", ("Three boxes are labelled apples, oranges and mixed, and every label is wrong. "
+                        "You may take one fruit from one box. How do you relabel all three?")),
+    ("Code", ("Write a Python function that checks whether the brackets in a string are balanced, "
+              "and explain why it works.")),
 )
 
 

@@ -8,9 +8,8 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from app import paths
-from app.ui import style
-
 from app.core.catalog import CatalogFile
+from app.ui import style
 from app.ui.models.download_text import failure_text, percent, progress_text, short_size, size_text
 from app.ui.models.model_manager import ModelManager
 from app.ui.plain import plain_label

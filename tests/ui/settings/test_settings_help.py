@@ -33,7 +33,7 @@ def test_a_value_shows_the_same_in_settings_and_thread_settings(qtbot):
     qtbot.addWidget(settings)
     qtbot.addWidget(thread)
     for key in ("temperature", "top_p", "top_k", "max_tokens", "seed"):
-        own, box = thread.boxes[key]
+        _own, box = thread.boxes[key]
         assert box.text() == getattr(settings, key).text(), key
     assert settings.seed.text() == "random" and settings.top_k.text() == "off"
     assert thread.overrides() == {"top_k": 0, "seed": None}  # "random" stays random, not seed -1
