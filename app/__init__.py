@@ -9,4 +9,5 @@ CLI_COMMANDS = {
     "ask": "ask one question and stream the reasoning and the answer",
     "models": "list, download, inspect and import models",
     "threads": "list, show or export the window's threads",
+    "engines": "check a model server (llama.cpp, vLLM, Ollama, OpenRouter) for ask --engine",
 }

@@ -1,6 +1,8 @@
 """Headless commands: the same core as the GUI, from a terminal.
 
     python -m app ask --model PATH [--thread ID|new] [--doc FILE ...] [options] "question"
+    python -m app ask --engine URL [--remote-model M] [options] "question"   (a model on a server)
+    python -m app engines test URL
     python -m app threads list|show ID|export ID
 
 Reasoning goes to stderr (dimmed on a terminal), the answer to stdout; with --json,
@@ -18,7 +20,7 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
-from app import CLI_COMMANDS, cli_docs, cli_models, cli_threads
+from app import CLI_COMMANDS, cli_docs, cli_engines, cli_models, cli_threads
 from app.core.conversation import Attached, ChatDefaults, Conversation, ReplyRecorder, Request, prompt_messages
 from app.core.engine import LlamaEngine, LoadParams, default_threads
 from app.core.errors import AppError
@@ -70,8 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "(default: none, or the thread's)")
     ask.add_argument("--json", action="store_true", help="one JSON object per event on stdout")
     cli_docs.add_arguments(ask)
+    cli_engines.add_ask_arguments(ask)
     cli_models.add_parser(sub)
     cli_threads.add_parser(sub)
+    cli_engines.add_parser(sub)
     return parser
 
 
@@ -202,20 +206,25 @@ def ask(args: argparse.Namespace) -> int:
         if not args.question.strip():
             raise AppError("The question is empty.")
         settings = cli_threads.settings()
-        model = args.model or (Path(settings.model_path) if settings.model_path else None)
-        if model is None:
+        if args.engine is not None and args.model is not None:
+            raise AppError("Give either --model (a local file) or --engine (a server), not both.")
+        model = None if args.engine else args.model or (Path(settings.model_path) if settings.model_path else None)
+        if model is None and args.engine is None:
             raise AppError("No model given: pass --model PATH (a .gguf file).")
         conversation, request = _conversation(args, settings, _session_changes(args))
-        layers = _resolve_layers(model, args.n_gpu_layers, args.ctx)
-        load = LoadParams(n_gpu_layers=layers, n_ctx=args.ctx, n_threads=args.cpu_threads)
+        if args.engine is None:
+            layers = _resolve_layers(model, args.n_gpu_layers, args.ctx)
+            load = LoadParams(n_gpu_layers=layers, n_ctx=args.ctx, n_threads=args.cpu_threads)
         docs = cli_docs.read(args)
-        with LlamaEngine(model, load) as engine:
+        engine = cli_engines.open_engine(args) if args.engine else LlamaEngine(model, load)
+        with engine:
             plan = None
             if docs:
                 plan, request = cli_docs.attach(docs, engine, request, args.json)
             recorder = None
             if conversation is not None:
-                attached = Attached(docs, plan, str(model), request) if docs else None
+                key = cli_engines.engine_key(engine) if args.engine else str(model)
+                attached = Attached(docs, plan, key, request) if docs else None
                 turn = conversation.ask(args.question, attached)
                 request, recorder = turn.request, ReplyRecorder(conversation.store, turn.reply.id)
                 printer.thread(turn.thread_id)
@@ -254,6 +263,8 @@ def main(argv: list[str]) -> int:
             return cli_models.run(args)
         if args.command == "threads":
             return cli_threads.run(args)
+        if args.command == "engines":
+            return cli_engines.run(args)
         return 2
     except BrokenPipeError:
         # The reader went away (`... | head`): stop quietly, as other command-line tools do.
