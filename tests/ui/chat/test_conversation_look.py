@@ -271,3 +271,40 @@ def test_context_meter_reads_as_words_beside_its_bar(make_app, qtbot):
     assert "4,096" in tip
     qtbot.waitUntil(lambda: meter.label.width() > 0)
     assert not meter.label.geometry().intersects(meter.bar.geometry())  # no text over the fill
+
+
+def test_following_the_system_switches_when_the_system_does(make_app, monkeypatch, restore_theme):
+    """The platform reports a new scheme: "Follow the system" applies it without a restart."""
+    from PySide6.QtCore import QObject, Signal
+
+    from app.ui.settings import theme
+
+    class Hints(QObject):  # the platform's style hints, as a desktop that can switch reports them
+        colorSchemeChanged = Signal(object)  # noqa: N815 (Qt's name)
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.scheme = Qt.ColorScheme.Light
+
+        def colorScheme(self):  # noqa: N802 (Qt's name)
+            return self.scheme
+
+        def setColorScheme(self, scheme) -> None:  # noqa: N802 (Qt's name)
+            self.scheme = scheme
+
+        def unsetColorScheme(self) -> None:  # noqa: N802 (Qt's name)
+            pass
+
+    hints = Hints()
+    monkeypatch.setattr(theme.QGuiApplication, "styleHints", staticmethod(lambda: hints))
+    app = make_app()
+    app.load()
+    app.ask("Colours")
+    widget = widget_of(app, path(app)[-1])
+    assert app.settings.value.theme == "system" and LIGHT.code_bg in widget.answer.document().toHtml()
+    hints.scheme = Qt.ColorScheme.Dark
+    hints.colorSchemeChanged.emit(Qt.ColorScheme.Dark)
+    assert app.window.chat.dark and DARK.code_bg in widget.answer.document().toHtml()
+    hints.scheme = Qt.ColorScheme.Light
+    hints.colorSchemeChanged.emit(Qt.ColorScheme.Light)
+    assert not app.window.chat.dark and LIGHT.code_bg in widget.answer.document().toHtml()
