@@ -18,6 +18,7 @@ them, and no piece takes long to render or to show.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import OrderedDict
 from collections.abc import Callable
@@ -41,6 +42,8 @@ CODE_LINES = 40
 PARAGRAPH_CHARS = 1000  # pieces of a paragraph over PARAGRAPH_WHOLE characters are about this long
 PARAGRAPH_WHOLE = 4000
 _PARAGRAPH_AHEAD = 200  # a cut waits for this much text after it (a formula or link may end there)
+_DELIMITER = re.compile(r"\$|\\[()]")
+_DELIMITER_COST = 12  # so a short inline formula counts like ~30 characters of text
 _PARAGRAPH_CONTEXT = "p\n"  # the rest of a cut paragraph reads as more of a paragraph after it
 _KINDS = {"table_open": "table", "fence": "code", "paragraph_open": "paragraph"}
 
@@ -279,20 +282,22 @@ def _line_cuts(lines: list[str], size: int) -> list[int]:
 
 
 def _paragraph_cuts(text: str, going_on: bool) -> list[int]:
-    """Where to cut a paragraph: after about PARAGRAPH_CHARS each, at a split point
-    with _PARAGRAPH_AHEAD characters after it (a paragraph not yet cut is left whole
-    up to PARAGRAPH_WHOLE). With no split point for long, anywhere after a space or,
-    failing that, anywhere: the cost of a piece stays bounded whatever the text."""
-    if not going_on and len(text) <= PARAGRAPH_WHOLE:
+    """Where to cut a paragraph: at a split point after about PARAGRAPH_CHARS, with
+    _PARAGRAPH_AHEAD characters after it (a paragraph not yet cut is left whole up to
+    PARAGRAPH_WHOLE). Sizes count a formula's delimiters extra (see _Cost). With no
+    split point for long, anywhere after a space or, failing that, anywhere: the cost
+    of a piece stays bounded whatever the text."""
+    cost = _Cost(text)
+    if not going_on and cost(0, len(text)) <= PARAGRAPH_WHOLE:
         return []
-    if len(text) < PARAGRAPH_CHARS + _PARAGRAPH_AHEAD:
-        return []
+    limit = len(text) - _PARAGRAPH_AHEAD
+    if limit <= 0 or cost(0, limit) < PARAGRAPH_CHARS:
+        return []  # (without parsing it for split points)
     cuts, start = [], 0
     points = iter(split_points(text))
     point = next(points, None)
     while True:
-        limit = len(text) - _PARAGRAPH_AHEAD
-        while point is not None and point < start + PARAGRAPH_CHARS:
+        while point is not None and cost(start, point) < PARAGRAPH_CHARS:
             point = next(points, None)
         if point is not None and point <= limit:
             cut = point
@@ -303,6 +308,18 @@ def _paragraph_cuts(text: str, going_on: bool) -> list[int]:
             return cuts
         cuts.append(cut)
         start = cut
+
+
+class _Cost:
+    """The size of text[a:b] as it costs to show: each formula delimiter ("$", "\\(",
+    "\\)") counts as _DELIMITER_COST characters, as every formula is an image."""
+
+    def __init__(self, text: str) -> None:
+        self._delimiters = [m.start() for m in _DELIMITER.finditer(text)]
+
+    def __call__(self, a: int, b: int) -> int:
+        inside = bisect.bisect_left(self._delimiters, b) - bisect.bisect_left(self._delimiters, a)
+        return b - a + _DELIMITER_COST * inside
 
 
 def _column_widths(lines: list[str]) -> tuple[int, ...]:
