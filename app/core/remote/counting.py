@@ -98,8 +98,8 @@ class TokenCounter:
                 raise RemoteError(f"{self._http.where} gave no prompt from /apply-template.")
             data = self._http.post_json("/tokenize", {"content": prompt, "add_special": True}, timeout=COUNT_TIMEOUT)
             return _length(data.get("tokens"), self._http.where)
-        data = self._http.post_json("/tokenize", {"model": self._model, "messages": chat, "add_generation_prompt": True},
-                                    model=self._model, timeout=COUNT_TIMEOUT)
+        body = {"model": self._model, "messages": chat, "add_generation_prompt": True}
+        data = self._http.post_json("/tokenize", body, model=self._model, timeout=COUNT_TIMEOUT)
         return _count(data, self._http.where)
 
 

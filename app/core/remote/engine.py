@@ -11,6 +11,7 @@ it would locally).
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -30,12 +31,23 @@ from app.core.remote.errors import (
     RequestRefused,
     ServerFailed,
     StreamCut,
+    StreamMalformed,
     clean,
     translate,
 )
-from app.core.remote.http import CONNECT_SECONDS, IDLE_SECONDS, Http, resolve_key
+from app.core.remote.http import CONNECT_SECONDS, IDLE_SECONDS, SMALL_BODY_BYTES, Http, read_bounded, resolve_key
 from app.core.remote.wire import DONE, ndjson_payloads, sse_payloads
-from app.core.types import ErrorEvent, Event, GenParams, Message, RateEvent, Stats, StatsEvent, TextEvent
+from app.core.types import (
+    ErrorEvent,
+    Event,
+    GenParams,
+    Message,
+    ProgressEvent,
+    RateEvent,
+    Stats,
+    StatsEvent,
+    TextEvent,
+)
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +194,12 @@ class RemoteEngine:
         try:
             with self._http.stream(path, body, cancel) as resp:
                 chunks = resp.iter_raw()
-                payloads = ndjson_payloads(chunks, where) if ollama else sse_payloads(chunks, where)
+                if ollama:
+                    payloads = ndjson_payloads(chunks, where)
+                elif resp.headers.get("content-type", "").startswith("application/json"):
+                    payloads = _whole(read_bounded(resp, SMALL_BODY_BYTES), where)  # "stream" was ignored
+                else:
+                    payloads = sse_payloads(chunks, where)
                 for payload in payloads:
                     if cancel.is_set():
                         finish = "cancelled"
@@ -192,6 +209,8 @@ class RemoteEngine:
                         break
                     piece = read(payload)
                     completion_id = completion_id or piece.completion_id
+                    if piece.progress is not None and t_first is None:
+                        yield ProgressEvent(*piece.progress)
                     if piece.error is not None:
                         raise ServerFailed(f"{where} reported an error during the reply: "
                                            f"{clean(piece.error, self._http.secret)}")
@@ -303,6 +322,19 @@ class RemoteEngine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _whole(raw: bytes, where: str) -> Iterator[dict | str]:
+    """The payload of a reply that came whole (the server ignored "stream"), as if streamed."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise StreamMalformed(f"{where} answered with JSON Ponder cannot read (or more than "
+                              f"{SMALL_BODY_BYTES >> 20} MB of it).")
+    yield protocols.whole_reply(data)
+    yield DONE
 
 
 class _Sides:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import re
 import socket
 import ssl
@@ -134,7 +135,7 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
         if when is None:
             return None
         seconds = when.timestamp() - (time.time() if now is None else now)
-    if seconds != seconds:  # NaN
+    if math.isnan(seconds):
         return None
     return max(0.0, min(seconds, 86400.0))
 

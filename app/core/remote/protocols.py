@@ -9,6 +9,7 @@ the text; the engine sends both kinds through one ReasoningParser.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,6 +32,7 @@ class Piece:
     completion_id: str | None = None
     error: str | None = None  # an error the server reported inside the stream
     done: bool = False  # the protocol's end-of-stream mark
+    progress: tuple[int, int] | None = None  # prompt tokens read so far, of how many (llama.cpp)
 
 
 def _str(value: object) -> str:
@@ -42,7 +44,7 @@ def _int(value: object) -> int | None:
 
 
 def _num(value: object) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value and value >= 0:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value) and value >= 0:
         return float(value)
     return None
 
@@ -88,6 +90,9 @@ def openai_body(kind: str, model: str, messages: Sequence[Message], params: GenP
             body["grammar"] = params.grammar
         if answer_control:
             body["reasoning_control"] = True  # arms POST /v1/chat/completions/control
+        # Progress chunks while a long prompt is read: a progress bar, and bytes that keep
+        # the idle limit from firing during minutes of prompt processing on a CPU.
+        body["return_progress"] = True
     if kind == "openrouter":
         body["reasoning"] = {"enabled": True}  # thinking on for models where it is optional
     return body
@@ -117,7 +122,23 @@ def openai_piece(payload: dict) -> Piece:
     timings = payload.get("timings")
     if isinstance(timings, dict):
         piece.timings = {k: v for k, v in timings.items() if _num(v) is not None}
+    progress = payload.get("prompt_progress")
+    if isinstance(progress, dict):
+        total, cache, done = (_int(progress.get(k)) for k in ("total", "cache", "processed"))
+        if total is not None and done is not None:
+            cache = min(cache or 0, total)
+            piece.progress = (max(0, min(done, total) - cache), total - cache)
     return piece
+
+
+def whole_reply(data: dict) -> dict:
+    """A non-streamed chat completion (a server that ignored "stream") in a chunk's shape."""
+    choices = data.get("choices")
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        choice = choices[0]
+        message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+        data = {**data, "choices": [{"index": 0, "delta": message, "finish_reason": choice.get("finish_reason")}]}
+    return data
 
 
 def _openai_usage(usage: dict) -> dict:

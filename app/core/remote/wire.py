@@ -77,7 +77,7 @@ class SSEDecoder:
         field, _, value = line.partition(":")
         if field != "data":
             return None
-        value = value[1:] if value.startswith(" ") else value
+        value = value.removeprefix(" ")
         self._size += len(value) + 1
         if self._size > self.limit:
             raise StreamMalformed(f"{self.where} sent an event longer than {self.limit // (1 << 20)} MB; "

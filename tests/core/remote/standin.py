@@ -246,6 +246,13 @@ class StandIn:
         if self.fault == "status":
             code, text, headers = self.status
             return h.raw(code, text.encode(), headers)
+        if self.fault == "whole":  # a server that ignores "stream": one JSON answer
+            message = {"role": "assistant", "content": "".join(self.answer),
+                       "reasoning_content": "".join(self.reasoning)}
+            p = prompt_tokens(body.get("messages", []))
+            return h.json(200, {"id": "chatcmpl-whole", "object": "chat.completion", "model": self.model,
+                                "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                                "usage": {"prompt_tokens": p, "completion_tokens": 9, "total_tokens": p + 9}})
         cid = self.last_completion_id = f"chatcmpl-{len(self.seen)}"
         if body.get("reasoning_control"):
             self._armed.add(cid)
@@ -262,7 +269,13 @@ class StandIn:
                        "choices": choices, **extra}
             return b"data: " + json.dumps(payload).encode() + b"\n\n"
 
-        h.chunk(event({"role": "assistant", "content": None}))
+        p = prompt_tokens(body.get("messages", []))
+        if self.kind == "llama.cpp" and body.get("return_progress"):  # while the prompt is read
+            for done in (p // 2, p):
+                progress = {"total": p, "cache": 0, "processed": done, "time_ms": 3}
+                h.chunk(event({"role": "assistant", "content": None}, prompt_progress=progress))
+        else:
+            h.chunk(event({"role": "assistant", "content": None}))
         sent = 0
         in_fields = self.reasoning_field != "tags"
         pieces = self._pieces(in_fields)
@@ -286,7 +299,7 @@ class StandIn:
         if self.fault == "eof":
             return h.end_stream()
         h.chunk(event({}, "stop"))
-        p, n = prompt_tokens(body.get("messages", [])), sent
+        n = sent
         usage = {"prompt_tokens": p, "completion_tokens": n, "total_tokens": p + n}
         extra = {}
         if self.kind == "openrouter":

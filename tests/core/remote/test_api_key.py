@@ -40,11 +40,10 @@ def test_a_key_in_the_environment_opens_a_server_that_wants_one(monkeypatch):
 
 def test_the_key_is_never_logged_nor_shown(caplog):
     caplog.set_level(logging.DEBUG)  # every logger, httpx2's and httpcore2's included
-    with StandIn(api_key=KEY) as s:
-        with RemoteEngine(s.url, api_key=KEY) as eng:
-            list(eng.stream([Message("user", "hi")]))
-            s.api_key = "sk-rotated"  # the server now refuses the key, and echoes it back
-            events = list(eng.stream([Message("user", "hi")]))
+    with StandIn(api_key=KEY) as s, RemoteEngine(s.url, api_key=KEY) as eng:
+        list(eng.stream([Message("user", "hi")]))
+        s.api_key = "sk-rotated"  # the server now refuses the key, and echoes it back
+        events = list(eng.stream([Message("user", "hi")]))
     assert events[-2].error_type == "AuthRejected"
     assert "HTTP Request: POST" in caplog.text  # the log did record the requests
     assert KEY not in caplog.text

@@ -66,6 +66,16 @@ class TestRemoteEngineContract:
         assert text(events, "answer") == "".join(ANSWER)
         assert not any(getattr(e, "moves_answer", False) for e in events)
 
+    def test_prompt_reading_progress_where_the_server_reports_it(self, engine, server):
+        events = list(engine.stream(QUESTION))
+        progress = [(e.done, e.total) for e in events if e.kind == "progress"]
+        if server.kind == "llama.cpp":  # return_progress: prompt_progress chunks before the first token
+            total = prompt_tokens([{"role": m.role, "content": m.content} for m in QUESTION])
+            assert progress == [(total // 2, total), (total, total)]
+            assert [e.kind for e in events].index("progress") < [e.kind for e in events].index("reasoning")
+        else:
+            assert progress == []
+
     def test_stats_come_from_the_server(self, engine, server):
         stats = list(engine.stream(QUESTION))[-1].stats
         assert stats.finish_reason == "stop" and not stats.reasoning_unfinished

@@ -17,7 +17,6 @@ from app.core.remote.errors import (
     RateLimited,
     RequestRefused,
     SecureConnectionFailed,
-    ServerFailed,
     ServerIdle,
     ServerUnreachable,
     StreamCut,
@@ -132,14 +131,14 @@ def test_server_errors(code):
 def test_another_refusal_shows_the_servers_reason():
     body = '{"object": "error", "message": "This model\'s maximum context length is 4096 tokens.", "code": 400}'
     with StandIn(kind="vllm", fault="status", status=(400, body, {})) as s:
-        events, error = reply(s)
+        _, error = reply(s)
     assert isinstance(error, RequestRefused) and "maximum context length is 4096" in error.user_message
 
 
 def test_a_servers_html_error_page_is_plain_short_text():
     page = "<html><body><h1>502 Bad Gateway</h1>" + "<p>nginx</p>\x1b[31m" * 500 + "</body></html>"
     with StandIn(fault="status", status=(502, page, {"Content-Type": "text/html"})) as s:
-        events, error = reply(s)
+        _, error = reply(s)
     said = error.user_message.split("The server said: ", 1)[1]
     assert said.startswith("<html><body><h1>502 Bad Gateway</h1>")  # as written, to be shown as text
     assert len(said) <= SERVER_TEXT_CHARS and said.endswith("…") and "\x1b" not in said
@@ -165,7 +164,7 @@ def test_a_body_that_ends_without_the_end_mark_is_a_cut():
 
 def test_a_dropped_ollama_stream_keeps_the_partial_text():
     with StandIn(kind="ollama", fault="cut", after=4) as s:
-        events, error = reply(s)
+        events, _ = reply(s)
     assert_error_end(events, "StreamCut")
     assert text(events, "reasoning") == "".join(REASONING) and text(events, "answer") == ANSWER[0]
 
@@ -177,6 +176,14 @@ def test_a_server_that_stops_sending_is_given_up():
     assert_error_end(events, "ServerIdle")
     assert isinstance(error, ServerIdle) and "stopped sending for 1 seconds" in error.user_message
     assert text(events, "reasoning") == REASONING[0]
+
+
+def test_a_server_that_ignores_stream_still_gives_the_whole_reply():
+    with StandIn(fault="whole") as s:
+        events, error = reply(s)
+    assert error is None and events[-1].stats.finish_reason == "stop"
+    assert text(events, "reasoning") == "".join(REASONING) and text(events, "answer") == "".join(ANSWER)
+    assert events[-1].stats.generated_tokens == 9
 
 
 def test_a_few_unreadable_lines_are_skipped():
