@@ -30,7 +30,7 @@ def test_ask_engine_json_gives_the_local_engines_events(tmp_path, kind, field):
     assert proc.returncode == 0, proc.stderr
     events = [json.loads(line) for line in proc.stdout.splitlines()]
     kinds = [e["kind"] for e in events]
-    assert kinds[-1] == "stats" and set(kinds[:-1]) <= {"reasoning", "answer", "rate"}
+    assert kinds[-1] == "stats" and set(kinds[:-1]) <= {"progress", "reasoning", "answer", "rate"}
     assert "".join(e["text"] for e in events if e["kind"] == "reasoning") == "".join(REASONING)
     assert "".join(e["text"] for e in events if e["kind"] == "answer") == "".join(ANSWER)
     stats = events[-1]
