@@ -14,7 +14,6 @@ import argparse
 import json
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -22,8 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx2  # noqa: E402
 
-from app.core.remote import RemoteEngine  # noqa: E402
-from app.core.remote import protocols  # noqa: E402
+from app.core.remote import RemoteEngine, protocols  # noqa: E402
 from app.core.remote.http import resolve_key  # noqa: E402
 from app.core.types import GenParams, Message  # noqa: E402
 
