@@ -26,7 +26,7 @@ def imported_names(path: Path) -> list[str]:
 
 @pytest.mark.parametrize("package", ["core", "render"])
 def test_sources_import_neither_qt_nor_pyplot(package):
-    for path in (APP / package).glob("*.py"):
+    for path in (APP / package).rglob("*.py"):
         names = imported_names(path)
         assert not any(n.split(".")[0] in QT for n in names), path
         assert not any(n.startswith("matplotlib.pyplot") for n in names), path
