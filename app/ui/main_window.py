@@ -21,8 +21,9 @@ from PySide6.QtWidgets import (
 from app import APP_NAME
 from app.ui.chat.chat_session import NO_MODEL, ChatSession, ContextReading
 from app.ui.chat.chat_view import ChatView
-from app.ui.chat.context_meter import ContextMeter
 from app.ui.chat.composer import Composer
+from app.ui.chat.composer_area import ComposerArea
+from app.ui.chat.context_meter import ContextMeter
 from app.ui.chat.thread_sidebar import ThreadSidebar
 from app.ui.dialogs import Dialogs
 from app.ui.documents.attachments import AttachmentTray
@@ -94,12 +95,9 @@ class MainWindow(QMainWindow):
         self.answer_now_button = QPushButton("Answer now")
         self.answer_now_button.setToolTip("Stop thinking and write the answer from what it has so far")
         self.answer_now_button.setEnabled(False)
-        buttons = QVBoxLayout()
-        buttons.addWidget(self.send_button)
-        buttons.addWidget(self.answer_now_button)
-        compose_row = QHBoxLayout()
-        compose_row.addWidget(self.composer, 1)
-        compose_row.addLayout(buttons)
+        self.answer_now_button.hide()  # shown while a reply streams (_busy)
+        self.attachment_tray = AttachmentTray()
+        composer_area = ComposerArea(self.attachment_tray, self.composer, [self.answer_now_button, self.send_button])
 
         center = QWidget()
         center_layout = QVBoxLayout(center)
@@ -108,9 +106,7 @@ class MainWindow(QMainWindow):
         self.banner = NoticeBanner()  # what went wrong here and what to do (app/ui/models/load_notices.py)
         center_layout.addWidget(self.banner)
         center_layout.addWidget(self.chat, 1)
-        self.attachment_tray = AttachmentTray()
-        center_layout.addWidget(self.attachment_tray)
-        center_layout.addLayout(compose_row)
+        center_layout.addWidget(composer_area)
 
         splitter = QSplitter()
         splitter.addWidget(left)
@@ -322,6 +318,7 @@ class MainWindow(QMainWindow):
     def _busy(self, busy: bool) -> None:
         self.offload.set_busy(busy)
         self.send_button.setText("Stop" if busy else "Send")
+        self.answer_now_button.setVisible(busy)
         self.answer_now_button.setEnabled(busy and self.chat.thinking_now)  # only while the reply thinks
         self.new_button.setEnabled(not busy)
         self._update_send()
