@@ -32,3 +32,19 @@ def model_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_phi3(smollm2, model_dir) -> Path:
     return model_files.make_tiny_phi3(model_dir / "tiny-phi3.gguf", tokenizer_source=smollm2)
+
+
+@pytest.fixture
+def rendered(monkeypatch) -> list[str]:
+    """The source of every Markdown render asked for, in order (a spy on render_markdown)."""
+    from app.render import markdown
+
+    calls: list[str] = []
+    real = markdown.render_markdown
+
+    def spy(text, *args, **kwargs):
+        calls.append(text)
+        return real(text, *args, **kwargs)
+
+    monkeypatch.setattr(markdown, "render_markdown", spy)
+    return calls

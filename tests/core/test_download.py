@@ -48,12 +48,6 @@ def payload(size: int = 3_000_000, seed: int = 1) -> bytes:
 
 
 @pytest.fixture
-def hub():
-    with LocalHub() as h:
-        yield h
-
-
-@pytest.fixture
 def data(hub) -> bytes:
     blob = payload()
     hub.add(REPO, FILE, blob)

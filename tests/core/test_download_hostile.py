@@ -27,12 +27,6 @@ FAST = RetryPolicy(base_delay=0.0)
 
 
 @pytest.fixture
-def hub():
-    with LocalHub() as h:
-        yield h
-
-
-@pytest.fixture
 def data(hub) -> bytes:
     blob = np.random.default_rng(5).bytes(2_000_000)
     hub.add(REPO, FILE, blob)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.render import incremental, markdown
+from app.render import incremental
 from app.render.incremental import IncrementalMarkdown
 from app.render.markdown import render_markdown
 
@@ -63,20 +63,6 @@ class View:
     @property
     def html(self) -> str:
         return "".join(self.fragments)
-
-
-@pytest.fixture
-def rendered(monkeypatch) -> list[str]:
-    """The source of every render IncrementalMarkdown asks for, in order."""
-    calls: list[str] = []
-    real = markdown.render_markdown
-
-    def spy(text, *args, **kwargs):
-        calls.append(text)
-        return real(text, *args, **kwargs)
-
-    monkeypatch.setattr(markdown, "render_markdown", spy)
-    return calls
 
 
 def stream(text: str, sizes=(1,), seed: int = 0, view: View | None = None) -> IncrementalMarkdown:

@@ -21,20 +21,6 @@ FORMULAS = " ".join(f"$x_{{{n}}}$," for n in range(1, 2001))  # one paragraph on
 
 
 @pytest.fixture
-def rendered(monkeypatch) -> list[str]:
-    """The source of every render IncrementalMarkdown asks for (the piece's own text)."""
-    calls: list[str] = []
-    real = markdown.render_markdown
-
-    def spy(text, *args, **kwargs):
-        calls.append(text)
-        return real(text, *args, **kwargs)
-
-    monkeypatch.setattr(markdown, "render_markdown", spy)
-    return calls
-
-
-@pytest.fixture
 def parsed(monkeypatch) -> list[str]:
     """Every text IncrementalMarkdown parses to find its blocks."""
     texts: list[str] = []

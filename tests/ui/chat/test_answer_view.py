@@ -10,7 +10,7 @@ import pytest
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QGuiApplication, QTextDocument
 
-from app.render import incremental, markdown
+from app.render import incremental
 from app.render.incremental import TABLE_ROWS, IncrementalMarkdown
 from app.render.math import wait_idle
 from app.ui.chat import answer_view
@@ -32,20 +32,7 @@ def view(qtbot) -> AnswerView:
     return v
 
 
-@pytest.fixture
-def renders(monkeypatch) -> list[str]:
-    calls: list[str] = []
-    real = markdown.render_markdown
-
-    def spy(text, *args, **kwargs):
-        calls.append(text)
-        return real(text, *args, **kwargs)
-
-    monkeypatch.setattr(markdown, "render_markdown", spy)
-    return calls
-
-
-def test_a_hundred_images_arriving_in_one_frame_cost_one_render(view, qtbot, renders, monkeypatch):
+def test_a_hundred_images_arriving_in_one_frame_cost_one_render(view, qtbot, rendered, monkeypatch):
     monkeypatch.setattr(answer_view, "MATH_TURN_MS", 60_000)  # (the per-turn bound has its own test)
     refreshes = []
     real_refresh = IncrementalMarkdown.refresh
@@ -55,12 +42,12 @@ def test_a_hundred_images_arriving_in_one_frame_cost_one_render(view, qtbot, ren
     for start in range(0, len(text), 500):  # as it streams: each piece shown at once
         view.append_markdown(text[start : start + 500])
     assert view.math_pending
-    rendered_before = len(renders)
+    rendered_before = len(rendered)
     assert wait_idle()  # all 100 typeset while this thread is busy: their signals queue up
     qtbot.waitUntil(lambda: not view.math_pending, timeout=10000)
     assert len(refreshes) == 1
     # The paragraph's blocks (it is long enough to be cut in pieces), each rendered once.
-    assert "".join(renders[rendered_before:]) == text[len("Intro.\n\n") : -len("After.\n")]
+    assert "".join(rendered[rendered_before:]) == text[len("Intro.\n\n") : -len("After.\n")]
     assert view.toHtml().count('src="math:') == 100
 
 
@@ -156,9 +143,9 @@ def test_images_for_many_blocks_go_in_over_several_turns(view, qtbot, monkeypatc
     assert view.toHtml().count('src="math:') == 5
 
 
-def test_setting_more_of_the_same_answer_adds_to_it(view, qtbot, renders):
+def test_setting_more_of_the_same_answer_adds_to_it(view, qtbot, rendered):
     view.set_markdown("First paragraph.\n\nSecond")
-    before = len(renders)
+    before = len(rendered)
     view.set_markdown("First paragraph.\n\nSecond one.")
-    assert renders[before:] == ["Second one."]  # the finished paragraph is not rendered again
+    assert rendered[before:] == ["Second one."]  # the finished paragraph is not rendered again
     assert view.toPlainText().split() == ["First", "paragraph.", "Second", "one."]
