@@ -1,0 +1,176 @@
+"""The server's one model worker: a thread that owns the engine and runs requests one at a
+time, first come first served.
+
+An engine is not thread-safe (one llama.cpp context, one KV cache), so every request
+goes through this thread. Requests wait in a bounded line: past `max_waiting`, `submit`
+refuses at once (the server answers 503) rather than letting waits grow without end.
+A request's `cancel` event stops its generation (the engine checks it every token and
+between prompt batches); a request cancelled while still waiting leaves the line.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from app.core.engine import Engine
+from app.core.errors import AppError, GenerationError
+from app.core.types import ErrorEvent, GenParams, Message
+
+log = logging.getLogger(__name__)
+
+MAX_WAITING = 8
+
+
+class QueueFull(Exception):
+    """The line is full: try again later."""
+
+
+class Started:
+    """Delivered once the engine accepted the prompt (it fits); text events follow."""
+
+
+class Ended:
+    """Always the last item delivered for a job."""
+
+
+STARTED, ENDED = Started(), Ended()
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The engine refused the prompt before any work (too long, unreadable), or the
+    server stopped before the job's turn came; nothing else but ENDED follows."""
+
+    error: AppError
+
+
+@dataclass(eq=False)
+class Job:
+    """One request. `deliver` is called on the worker thread with STARTED, the engine's
+    events (speed reports left out), or Refused, and last ENDED; it must not block."""
+
+    messages: list[Message]
+    params: GenParams
+    deliver: Callable[[object], None]
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+class ServerStopping(AppError):
+    def __init__(self) -> None:
+        super().__init__("The server is stopping, so this request was not answered.")
+
+
+class Worker:
+    def __init__(self, engine: Engine, max_waiting: int = MAX_WAITING) -> None:
+        self.engine = engine
+        self.max_waiting = max_waiting
+        self._waiting: collections.deque[Job] = collections.deque()
+        self._current: Job | None = None
+        self._stopping = False
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._loop, name="serve-worker", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, job: Job) -> int:
+        """Put `job` in line; returns how many jobs are ahead of it (the one running
+        included). Raises QueueFull when `max_waiting` jobs already wait, ServerStopping
+        once `stop` was called."""
+        with self._changed:
+            if self._stopping:
+                raise ServerStopping()
+            if len(self._waiting) >= self.max_waiting:
+                raise QueueFull
+            ahead = len(self._waiting) + (self._current is not None)
+            self._waiting.append(job)
+            self._changed.notify_all()
+            return ahead
+
+    def withdraw(self, job: Job) -> None:
+        """Take `job` out of the line if it is still waiting (its client left)."""
+        with self._changed:
+            if job in self._waiting:
+                self._waiting.remove(job)
+                self._changed.notify_all()
+
+    def busy(self) -> tuple[bool, int]:
+        """(a job is running, how many wait)."""
+        with self._changed:
+            return self._current is not None, len(self._waiting)
+
+    def wait_until(self, predicate: Callable[[bool, int], bool], timeout: float | None = None) -> bool:
+        """Block until predicate(running, waiting) holds (tests and benchmarks use it)."""
+        with self._changed:
+            return self._changed.wait_for(lambda: predicate(self._current is not None, len(self._waiting)), timeout)
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Cancel the running job, refuse the waiting ones, and end the thread."""
+        with self._changed:
+            self._stopping = True
+            waiting = list(self._waiting)
+            self._waiting.clear()
+            if self._current is not None:
+                self._current.cancel.set()
+            self._changed.notify_all()
+        for job in waiting:
+            job.cancel.set()
+            self._send_refused(job, ServerStopping())
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def _loop(self) -> None:
+        while True:
+            with self._changed:
+                self._changed.wait_for(lambda: self._waiting or self._stopping)
+                if not self._waiting:
+                    return
+                job = self._current = self._waiting.popleft()
+                self._changed.notify_all()
+            try:
+                self._run(job)
+            finally:
+                with self._changed:
+                    self._current = None
+                    self._changed.notify_all()
+
+    def _run(self, job: Job) -> None:
+        if job.cancel.is_set():  # its client left while it waited
+            job.deliver(ENDED)
+            return
+        try:
+            events = self.engine.stream(job.messages, job.params, job.cancel)
+        except AppError as exc:
+            self._send_refused(job, exc)
+            return
+        except Exception as exc:  # an engine bug must not take the worker down with it
+            log.exception("the engine failed before generating")
+            self._send_refused(job, GenerationError(f"Generation failed: {exc}"))
+            return
+        try:
+            job.deliver(STARTED)
+            for ev in events:
+                if ev.kind != "rate":
+                    job.deliver(ev)
+        except Exception as exc:
+            log.exception("the engine failed while generating")
+            job.cancel.set()
+            job.deliver(ErrorEvent(f"Generation failed: {exc}", "GenerationError"))
+        finally:
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()  # a generator left early still runs its cleanup now, on this thread
+            job.deliver(ENDED)
+
+    @staticmethod
+    def _send_refused(job: Job, error: AppError) -> None:
+        job.deliver(Refused(error))
+        job.deliver(ENDED)
