@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
-    QHBoxLayout,
     QLabel,
     QMainWindow,
     QMenu,
     QPushButton,
-    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -28,7 +26,7 @@ from app.ui.chat.thread_sidebar import ThreadSidebar
 from app.ui.dialogs import Dialogs
 from app.ui.documents.attachments import AttachmentTray
 from app.ui.documents.documents_panel import DocumentsPanel
-from app.ui.models.model_bar import OffloadControls
+from app.ui.models.model_bar import ModelBar
 from app.ui.notice_banner import NoticeBanner, notice_ms
 from app.ui.settings.theme import ThemeWatcher
 from app.ui.settings.thread_settings_dialog import ThreadSettingsDialog
@@ -63,24 +61,12 @@ class MainWindow(QMainWindow):
         self.sidebar = left = ThreadSidebar()
         self.search, self.new_button, self.thread_list = left.search, left.new_button, left.list
 
-        self.model_label = QLabel("No model loaded")
-        self.model_label.setObjectName("modelLabel")
-        self.model_label.setTextFormat(Qt.TextFormat.PlainText)  # a file's name, or why it failed
-        self.open_model_button = QPushButton("Open model…")
-        self.models_button = QPushButton("Models…")
         self.context_meter = ContextMeter()  # "3.2k of 16k tokens" and a slim bar; the breakdown in its tooltip
-        # Two rows: what is loaded and how full its context is; then where its layers run.
-        # A long model name may be cut rather than widen the window.
-        self.model_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        bar = QVBoxLayout()
-        top = QHBoxLayout()
-        top.addWidget(self.model_label, 1)
-        top.addWidget(self.context_meter)
-        top.addWidget(self.open_model_button)
-        top.addWidget(self.models_button)
-        self.offload = OffloadControls()
-        bar.addLayout(top)
-        bar.addWidget(self.offload)
+        # Two rows: what is loaded and the ways to change it; then where its layers run and
+        # how full its context is. Each part gives up width before the window has to grow.
+        self.model_bar = ModelBar(self.context_meter)
+        self.model_label, self.offload = self.model_bar.name_label, self.model_bar.offload
+        self.open_model_button, self.models_button = self.model_bar.open_button, self.model_bar.models_button
 
         settings = self.settings.value if self.settings else None
         self.chat = ChatView(settings.layout if settings else "auto", settings.thinking_expanded if settings else False, dark)
@@ -93,6 +79,7 @@ class MainWindow(QMainWindow):
         self.send_button.setEnabled(False)  # until a model is ready (_update_send)
         self.send_button.setToolTip("Load a model first")
         self.answer_now_button = QPushButton("Answer now")
+        self.answer_now_button.setObjectName("secondaryButton")  # beside Send, the one primary action
         self.answer_now_button.setToolTip("Stop thinking and write the answer from what it has so far")
         self.answer_now_button.setEnabled(False)
         self.answer_now_button.hide()  # shown while a reply streams (_busy)
@@ -102,7 +89,7 @@ class MainWindow(QMainWindow):
         center = QWidget()
         center_layout = QVBoxLayout(center)
         center_layout.setContentsMargins(6, 6, 6, 6)
-        center_layout.addLayout(bar)
+        center_layout.addWidget(self.model_bar)
         self.banner = NoticeBanner()  # what went wrong here and what to do (app/ui/models/load_notices.py)
         center_layout.addWidget(self.banner)
         center_layout.addWidget(self.chat, 1)
@@ -326,6 +313,8 @@ class MainWindow(QMainWindow):
     def _model_changed(self, state: str, text: str) -> None:
         self.model_label.setText({"loading": text, "ready": f"Model: {text}", "failed": "No model loaded"}.get(state, text))
         self.offload.set_busy(state == "loading" or self.session.busy)
+        if state == "failed":
+            self.offload.forget_unless_adjustable()  # nothing loaded: no "CPU only" for a model not there
         self._update_send()
 
     def _update_send(self) -> None:

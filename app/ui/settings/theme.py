@@ -45,6 +45,11 @@ _SHEET = """
 #sendButton {{ background: {accent}; color: {accent_text}; border: none; border-radius: {radius_small}px;
                padding: 6px 16px; font-weight: 600; }}
 #sendButton:disabled {{ background: {track}; color: {muted}; }}
+#secondaryButton, #attachButton {{ background: {surface}; color: {text}; border: 1px solid {line};
+    border-radius: {radius_small}px; padding: 4px 12px; }}
+#secondaryButton:hover, #attachButton:hover {{ background: {hover}; }}
+#secondaryButton:focus, #attachButton:focus {{ border-color: {accent}; }}
+#secondaryButton:disabled, #attachButton:disabled {{ color: {muted}; }}
 #emptyTitle {{ font-size: {title}px; font-weight: 600; color: {text}; }}
 #emptyText {{ color: {muted}; }}
 #exampleCard {{ background: {surface}; border: 1px solid {line}; border-radius: {radius}px; }}
