@@ -10,4 +10,5 @@ CLI_COMMANDS = {
     "models": "list, download, inspect and import models",
     "threads": "list, show or export the window's threads",
     "engines": "check a model server (llama.cpp, vLLM, Ollama, OpenRouter) for ask --engine",
+    "serve": "serve a model to other programs on this computer with OpenAI's chat API",
 }

@@ -4,6 +4,7 @@
     python -m app ask --engine URL [--remote-model M] [options] "question"   (a model on a server)
     python -m app engines test URL
     python -m app threads list|show ID|export ID
+    python -m app serve --model PATH [--port 8765] [--host 127.0.0.1]   (an OpenAI-compatible server)
 
 Reasoning goes to stderr (dimmed on a terminal), the answer to stdout; with --json,
 one JSON object per event on stdout, the stats last.
@@ -20,7 +21,7 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
-from app import CLI_COMMANDS, cli_docs, cli_engines, cli_models, cli_threads
+from app import CLI_COMMANDS, cli_docs, cli_engines, cli_models, cli_serve, cli_threads
 from app.core.conversation import Attached, ChatDefaults, Conversation, ReplyRecorder, Request, prompt_messages
 from app.core.engine import LlamaEngine, LoadParams, default_threads
 from app.core.errors import AppError
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_models.add_parser(sub)
     cli_threads.add_parser(sub)
     cli_engines.add_parser(sub)
+    cli_serve.add_parser(sub)
     return parser
 
 
@@ -265,6 +267,8 @@ def main(argv: list[str]) -> int:
             return cli_threads.run(args)
         if args.command == "engines":
             return cli_engines.run(args)
+        if args.command == "serve":
+            return cli_serve.run(args)
         return 2
     except BrokenPipeError:
         # The reader went away (`... | head`): stop quietly, as other command-line tools do.

@@ -9,3 +9,7 @@
 Modules here import Starlette and uvicorn; nothing else in the app imports them until
 `serve` runs. docs/local-server.md is the guide for people.
 """
+
+# Here rather than in server.py, so `serve --help` shows them without loading the server.
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765

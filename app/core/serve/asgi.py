@@ -322,7 +322,7 @@ class _Stream:
         await self._data(reply.chunk(self.cid, self.req.model, self.created, delta, finish, self.usage))
 
     async def _data(self, data: dict) -> None:
-        await self._write(b"data: " + json.dumps(data, ensure_ascii=False).encode() + b"\n\n")
+        await self._write(b"data: " + json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n")
 
     async def _write(self, body: bytes, more: bool = True) -> None:
         await self.send({"type": "http.response.body", "body": body, "more_body": more})

@@ -138,8 +138,9 @@ def usage(stats: Stats | None) -> dict:
 
 def completion(cid: str, model: str, shaper: ReplyShaper, created: int | None = None) -> dict:
     message = {"role": "assistant", "content": "".join(shaper.content)}
-    if not shaper.raw:
-        message["reasoning_content"] = "".join(shaper.reasoning)
+    reasoning = "".join(shaper.reasoning)
+    if reasoning and not shaper.raw:  # left out for a reply without thinking, as llama-server does
+        message["reasoning_content"] = reasoning
     return {
         "id": cid,
         "object": "chat.completion",

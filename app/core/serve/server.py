@@ -24,13 +24,12 @@ import uvicorn
 
 from app.core.engine import Engine
 from app.core.errors import AppError
+from app.core.serve import DEFAULT_HOST, DEFAULT_PORT
 from app.core.serve.asgi import MAX_BODY_BYTES, create_app
 from app.core.serve.worker import MAX_WAITING, Worker
 
 log = logging.getLogger(__name__)
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8765
 TOKEN_BYTES = 32
 
 
@@ -101,7 +100,8 @@ class LocalServer:
 
     def __init__(self, engine: Engine, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
                  token: str | None = None, cors_origins: Sequence[str] = (), max_waiting: int = MAX_WAITING,
-                 max_body: int = MAX_BODY_BYTES, names: Sequence[str] | None = None) -> None:
+                 max_body: int = MAX_BODY_BYTES, names: Sequence[str] | None = None,
+                 sock: socket.socket | None = None) -> None:
         if token is None and not is_loopback(host):
             raise AppError(f"Listening on {host} needs a token (see --token-env).")
         self.engine = engine
@@ -110,7 +110,7 @@ class LocalServer:
         self.names = tuple(names) if names else served_names(engine.name)
         app = create_app(self.worker, self.names, engine.context_size, token=token, cors_origins=cors_origins,
                          max_body=max_body)
-        self._socket = bind(host, port)
+        self._socket = sock if sock is not None else bind(host, port)  # `sock`: bound by the caller already
         self.port = self._socket.getsockname()[1]
         config = uvicorn.Config(app, http="h11", ws="none", lifespan="off", log_config=None, access_log=False,
                                 server_header=False, timeout_graceful_shutdown=10)

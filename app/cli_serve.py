@@ -1,0 +1,116 @@
+"""`python -m app serve`: the model as an OpenAI-compatible server for other tools.
+
+    python -m app serve --model PATH [--port 8765] [--host 127.0.0.1] [--n-gpu-layers N] [--ctx N]
+                        [--token-env NAME] [--cors-origin ORIGIN ...]
+
+Headless; Ctrl+C stops it (the reply being generated is cut, waiting requests get 503).
+The port is taken before the model loads, so a busy port is reported at once rather than
+after a long load. docs/local-server.md is the guide.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+from app.core.errors import AppError
+
+
+def add_parser(sub) -> None:
+    from app import CLI_COMMANDS
+    from app.core.serve import DEFAULT_HOST, DEFAULT_PORT
+
+    serve = sub.add_parser("serve", help=CLI_COMMANDS["serve"], description=(
+        "Serve a model to other programs on this computer with OpenAI's chat API\n"
+        "(GET /v1/models, POST /v1/chat/completions). Ctrl+C stops it.\n"
+        "Only 127.0.0.1 is listened on unless --host says otherwise; any other address needs a token."))
+    serve.add_argument("--model", type=Path, default=None, metavar="PATH",
+                       help="path to a .gguf file (default: the model the window used last)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, metavar="N", help="port to listen on; 0 for any free one")
+    serve.add_argument("--host", default=DEFAULT_HOST, metavar="ADDRESS",
+                       help="address to listen on; anything but a loopback address lets other computers in and "
+                            "needs a token")
+    serve.add_argument("--n-gpu-layers", type=_layers, default=0, metavar="N",
+                       help="layers on the GPU: a number, -1 for all, or 'auto' for the most that fit")
+    serve.add_argument("--ctx", type=int, default=0, metavar="TOKENS",
+                       help="context size in tokens (default: model's, at most 16384)")
+    serve.add_argument("--cpu-threads", type=int, default=None, metavar="N",
+                       help="CPU threads for the model (default: decided by this computer's cores)")
+    serve.add_argument("--token-env", default=None, metavar="NAME",
+                       help="environment variable holding the bearer token every request must carry (default: none "
+                            "on 127.0.0.1; on any other address a new token is made and printed once)")
+    serve.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                       help="let web pages from ORIGIN (e.g. http://localhost:3000) call the server; repeatable "
+                            "(default: none, browsers' cross-origin calls are refused)")
+
+
+def _layers(value: str) -> int:
+    from app.core.fit import AUTO_LAYERS
+
+    return AUTO_LAYERS if value.lower() == "auto" else int(value)
+
+
+def _announce_token(host: str):
+    def announce(token: str) -> None:
+        sys.stderr.write(
+            "\n"
+            "  WARNING: listening on {host}: other computers that can reach this one can use the model.\n"
+            "  Every request must carry this token (it is shown only now):\n"
+            "\n"
+            "      Authorization: Bearer {token}\n"
+            "\n"
+            "  To choose the token yourself, put it in an environment variable and pass --token-env NAME.\n"
+            "\n".format(host=host, token=token))
+        sys.stderr.flush()
+    return announce
+
+
+def run(args: argparse.Namespace) -> int:
+    from app import cli, cli_threads
+    from app.core.engine import LlamaEngine, LoadParams
+    from app.core.serve.server import LocalServer, bind, resolve_token
+
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    engine = None
+    try:
+        token = resolve_token(args.host, args.token_env, announce=_announce_token(args.host))
+        model = args.model
+        if model is None:
+            saved = cli_threads.settings().model_path
+            model = Path(saved) if saved else None
+        if model is None:
+            raise AppError("No model given: pass --model PATH (a .gguf file).")
+        sock = bind(args.host, args.port)
+        try:
+            layers = cli._resolve_layers(model, args.n_gpu_layers, args.ctx)
+            engine = LlamaEngine(model, LoadParams(n_gpu_layers=layers, n_ctx=args.ctx, n_threads=args.cpu_threads))
+            server = LocalServer(engine, args.host, token=token, cors_origins=args.cors_origin, sock=sock)
+        except BaseException:
+            sock.close()
+            raise
+        sys.stderr.write(f"Serving {engine.name} ({engine.context_size:,}-token context) at {server.url}"
+                         f"{' (token required)' if token else ''}. Ctrl+C stops.\n")
+        sys.stderr.flush()
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        sys.stderr.write("Stopped.\n")
+        return 0
+    except AppError as exc:
+        sys.stderr.write(f"error: {exc.user_message}\n")
+        return 1
+    except KeyboardInterrupt:  # while the model was loading
+        sys.stderr.write("Stopped.\n")
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if engine is not None:
+            engine.close()
+
+
+def _interrupt(*_: object) -> None:
+    # SIGTERM stops the server as Ctrl+C does (uvicorn re-raises the signal once it has stopped).
+    raise KeyboardInterrupt
