@@ -30,6 +30,7 @@ class InlineEditor(QFrame):
         hint = QLabel("Esc cancels · Ctrl+Enter sends")
         hint.setObjectName("hintText")
         self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setObjectName("secondaryButton")
         self.cancel_button.setToolTip("Keep the question as it was (Esc)")
         self.save_button = QPushButton("Save && send")
         self.save_button.setObjectName("primaryButton")

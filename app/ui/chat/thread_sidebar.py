@@ -67,6 +67,7 @@ class ThreadSidebar(QWidget):
         self.toggle_button = self._tool_button("Hide threads", "toggle_sidebar")
         self.toggle_button.clicked.connect(self.toggle)
         self.new_button = QPushButton("New thread")
+        self.new_button.setObjectName("secondaryButton")
         self.new_button.setToolTip(f"New thread ({shortcut_text('new_thread')})")
         self.new_button.clicked.connect(self.new_requested)
         self.search = QLineEdit()

@@ -68,7 +68,7 @@ _SHEET = """
 #backendLabel {{ color: {muted}; }}
 """
 
-_DARK = {"Window": "#1f2126", "WindowText": "#e6e6e6", "Base": "#24272d", "AlternateBase": "#2a2d33",
+_DARK = {"Window": "#1f2126", "WindowText": "#e6e6e6", "Base": "#2b2f36", "AlternateBase": "#30343b",
          "Text": "#e6e6e6", "Button": "#2c2f36", "ButtonText": "#e6e6e6", "Highlight": "#3d6fb4",
          "HighlightedText": "#ffffff", "Link": "#8ab4f8", "PlaceholderText": "#8a8f98", "ToolTipBase": "#2c2f36",
          "ToolTipText": "#e6e6e6", "Mid": "#3a3d44", "Dark": "#16181c", "Light": "#3a3d44"}
