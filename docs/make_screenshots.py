@@ -32,12 +32,20 @@ from app.ui.settings.theme import apply_theme  # noqa: E402
 
 QUESTION = "What is the sum of the first n odd numbers? Prove it."
 FOLLOW_UP = "Does the same trick work for the first n even numbers?"
-REPLY = r"""<think>The question asks for the sum of the first n odd numbers. Let me try small cases:
-1 = 1, 1 + 3 = 4, 1 + 3 + 5 = 9, 1 + 3 + 5 + 7 = 16. These are perfect squares, so the
-pattern suggests n^2. To prove it, use induction: the base case n = 1 holds. If the sum of
-the first k odd numbers is k^2, adding the next odd number 2k + 1 gives k^2 + 2k + 1 = (k + 1)^2.
-I should also check with the arithmetic series formula: n/2 * (first + last) = n/2 * (1 + 2n - 1) = n^2.
-Both agree.</think>## The sum of the first $n$ odd numbers
+# Thinking as Phi-4-reasoning writes it: paragraphs that try cases, doubt, and check
+# (no hard line breaks: a model's lines are as long as its thoughts).
+THINKING = (
+    "Okay, the question asks for the sum of the first n odd numbers, and a proof. Let me try small cases first: "
+    "1 = 1, 1 + 3 = 4, 1 + 3 + 5 = 9, 1 + 3 + 5 + 7 = 16. These are all perfect squares, so the pattern "
+    "suggests n^2.\n\n"
+    "To prove it, induction looks natural. The base case n = 1 holds, since 1 = 1^2. Suppose the sum of the "
+    "first k odd numbers is k^2. The next odd number is 2k + 1, so the sum becomes k^2 + 2k + 1 = (k + 1)^2. "
+    "That closes the step.\n\n"
+    "Wait, let me double-check the k-th odd number: it is 2k - 1, so the (k + 1)-th is 2(k + 1) - 1 = 2k + 1. "
+    "Yes.\n\n"
+    "I could also check with the arithmetic series formula: n/2 * (first + last) = n/2 * (1 + 2n - 1) = n^2. "
+    "Both agree. A small table and a one-line check in Python would make the answer easy to trust.")
+ANSWER = r"""## The sum of the first $n$ odd numbers
 
 The sum is a perfect square:
 
@@ -57,6 +65,7 @@ assert all(sum(range(1, 2 * n, 2)) == n * n for n in range(1, 100))
 
 So the answer is $\boxed{n^2}$.
 """
+REPLY = f"<think>{THINKING}</think>{ANSWER}"
 SCENES = ("empty", "streaming", "folded", "editing", "open")
 
 
@@ -76,53 +85,88 @@ def settle(app: QApplication) -> None:
     wait(app, lambda: False, 0.3)
 
 
+class Stage:
+    """A real window on a fresh history file in a temporary folder: what every scene starts
+    from. `scripted`: engines replay REPLY, as Phi-4-reasoning writes (False: llama.cpp, for a
+    real model); `manager` is the models' manager (None: the app's default); `seed(path)`
+    writes a history into the new file first."""
+
+    def __init__(self, app: QApplication, dark: bool, width: int, height: int = 800,
+                 scripted: bool = True, manager=None, seed=None) -> None:
+        self.app = app
+        self.dark = apply_theme(app, "dark" if dark else "light")
+        self.engines: list[ScriptedEngine] = []
+        self.script = REPLY  # what the next reply replays
+        self.gate: threading.Semaphore | None = None
+        self._tmp = tempfile.TemporaryDirectory()
+        self.folder = Path(self._tmp.name)
+        if seed is not None:
+            seed(self.folder / "chat.db")
+        self.store = Store(self.folder / "chat.db")
+        self.session = ChatSession.create(self.store, Settings(), self._scripted if scripted else None)
+        self.window = MainWindow(self.session, dark=self.dark, manager=manager)
+        self.window.resize(width, height)
+        self.window.show()
+        wait(app, lambda: False, 0.1)
+
+    def _scripted(self, path, load) -> ScriptedEngine:
+        engine = ScriptedEngine(self.script, chunk=8, delay=0.002)
+        engine.name = Path(path).name  # the model bar names the file, as for a real model
+        self.engines.append(engine)
+        return engine
+
+    def load(self, path: str = "/models/Phi-4-reasoning-Q4_K_M.gguf", limit: float = 60.0) -> list[str]:
+        """Load `path` and wait for its outcome; the states seen, in order."""
+        states: list[str] = []
+        self.session.models.model_changed.connect(lambda s, t: states.append(s))
+        self.session.models.load_model(str(path))
+        wait(self.app, lambda: "ready" in states or "failed" in states, limit)
+        return states
+
+    def play(self, scene: str) -> None:
+        """Put the window in `scene` (one of SCENES) with the scripted reply."""
+        app, session, window, store = self.app, self.session, self.window, self.store
+        if scene == "empty":
+            return
+        session.send(QUESTION)
+        wait(app, lambda: not session.busy)
+        first = store.path(session.thread_id)
+        if scene == "open":
+            window.chat.widgets[first[-1].id].reasoning.header.click()
+        elif scene == "editing":
+            window.chat.edit_requested.emit(first[0].id)
+        elif scene == "streaming":
+            self.gate = self.engines[-1].gate = threading.Semaphore(0)
+            session.send(FOLLOW_UP)
+            self.gate.release(45)  # part way through the thinking
+            reply = store.path(session.thread_id)[-1]
+            wait(app, lambda: len(window.chat.widgets[reply.id].reasoning.text()) > 300)
+            wait(app, lambda: False, 1.2)  # the live "Thinking… 1 s"
+        settle(app)
+        if scene in ("open", "editing", "folded"):
+            window.chat.verticalScrollBar().setValue(0)
+            wait(app, lambda: False, 0.1)
+
+    def close(self) -> None:
+        if self.gate is not None:
+            self.gate.release(1_000_000)
+            wait(self.app, lambda: not self.session.busy)
+        self.window.close()
+        self.window.deleteLater()
+        self.session.deleteLater()
+        self.app.processEvents()
+        self.store.close()
+        self._tmp.cleanup()
+
+
 def shoot(app: QApplication, dark: bool, width: int, scene: str, out: Path) -> None:
-    is_dark = apply_theme(app, "dark" if dark else "light")
-    engines: list[ScriptedEngine] = []
-
-    def factory(path, load):
-        engines.append(ScriptedEngine(REPLY, chunk=8, delay=0.002))
-        return engines[-1]
-
-    with tempfile.TemporaryDirectory() as tmp:
-        store = Store(Path(tmp) / "chat.db")
-        session = ChatSession.create(store, Settings(), factory)
-        window = MainWindow(session, dark=is_dark)
-        window.resize(width, 800)
-        window.show()
-        loaded = []
-        session.models.model_changed.connect(lambda s, t: loaded.append(s))
-        session.models.load_model("/models/Phi-4-reasoning-Q4_K_M.gguf")
-        wait(app, lambda: "ready" in loaded)
-        gate = None
-        if scene != "empty":
-            session.send(QUESTION)
-            wait(app, lambda: not session.busy)
-            first = store.path(session.thread_id)
-            if scene == "open":
-                window.chat.widgets[first[-1].id].reasoning.header.click()
-            elif scene == "editing":
-                window.chat.edit_requested.emit(first[0].id)
-            elif scene == "streaming":
-                gate = engines[-1].gate = threading.Semaphore(0)
-                session.send(FOLLOW_UP)
-                gate.release(45)  # part way through the thinking
-                reply = store.path(session.thread_id)[-1]
-                wait(app, lambda: len(window.chat.widgets[reply.id].reasoning.text()) > 300)
-                wait(app, lambda: False, 1.2)  # the live "Thinking… 1 s"
-            settle(app)
-            if scene in ("open", "editing", "folded"):
-                window.chat.verticalScrollBar().setValue(0)
-                wait(app, lambda: False, 0.1)
-        window.grab().save(str(out))
-        if gate is not None:
-            gate.release(1_000_000)
-            wait(app, lambda: not session.busy)
-        window.close()
-        window.deleteLater()
-        session.deleteLater()
-        app.processEvents()
-        store.close()
+    stage = Stage(app, dark, width)
+    try:
+        stage.load()
+        stage.play(scene)
+        stage.window.grab().save(str(out))
+    finally:
+        stage.close()
 
 
 def main() -> None:
