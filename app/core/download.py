@@ -23,7 +23,6 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import shutil
 import stat
 import threading
 import time
@@ -37,6 +36,7 @@ from huggingface_hub import constants, try_to_load_from_cache
 from huggingface_hub.utils import WeakFileLock, build_hf_headers, get_session, hf_raise_for_status
 
 from app.core import hub
+from app.core import partial_files as files
 from app.core.catalog import CatalogFile
 from app.core.errors import (
     AccessDenied,
@@ -52,7 +52,6 @@ from app.core.names import check_filename, check_repo_id, check_revision, is_ins
 from app.core.verify import VerifiedStore, is_sha256
 
 log = logging.getLogger(__name__)
-MARGIN_BYTES = 256 * 1024 * 1024  # room left after the file: logs, the chat database, the OS
 PROGRESS_EVERY_S = 0.1
 SPEED_WINDOW_S = 5.0
 
@@ -81,68 +80,6 @@ class Downloaded:
 
 
 ProgressFn = Callable[[Progress], None]
-
-
-def free_bytes(path: Path) -> int:
-    """Free space where `path` (or its nearest existing parent) lives. Tests patch this."""
-    p = Path(path)
-    while not p.exists() and p != p.parent:
-        p = p.parent
-    return shutil.disk_usage(p).free
-
-
-# Never through a link (O_NOFOLLOW), never blocking on a FIFO planted at the name (O_NONBLOCK
-# has no effect on a plain file); where the OS lacks a flag, the lstat/fstat checks still hold.
-_OPEN_FLAGS = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-
-
-def _not_a_partial(path: Path) -> DownloadError:
-    return DownloadError(
-        f"{path} is not a partial download (it is a link, a folder or a file with other names), so the "
-        f"download will not write to it. Remove it, or choose another folder, and try again.", path=str(path))
-
-
-def _open_no_follow(path: Path, flags: int) -> int:
-    """A descriptor for `path` only if it is a plain file with no other names (a hard link to
-    someone's file would be written through as surely as a symlink)."""
-    try:
-        fd = os.open(path, flags | _OPEN_FLAGS, 0o644)
-    except OSError as exc:
-        # ELOOP/EMLINK: a symlink (O_NOFOLLOW); EEXIST: one planted since we looked (O_EXCL);
-        # ENXIO: a FIFO; EISDIR: a folder.
-        if exc.errno in (errno.ELOOP, errno.EMLINK, errno.EEXIST, errno.ENXIO, errno.EISDIR):
-            raise _not_a_partial(path) from exc
-        raise
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
-        os.close(fd)
-        raise _not_a_partial(path)
-    return fd
-
-
-def _partial_size(path: Path) -> int:
-    """Bytes in the partial file (0 when there is none); anything but a plain file is refused."""
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return 0
-    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
-        raise _not_a_partial(path)
-    return st.st_size
-
-
-def _open_partial(path: Path):
-    """Open the partial file for appending, unbuffered: a kill or a full disk then loses
-    nothing that was reported as written. A new one is created with O_EXCL, an old one
-    opened without following links. Tests patch this to simulate a full disk."""
-    create = 0 if os.path.lexists(path) else os.O_CREAT | os.O_EXCL
-    return os.fdopen(_open_no_follow(path, os.O_WRONLY | os.O_APPEND | create), "ab", buffering=0)
-
-
-def _write_all(fh, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[fh.write(view):]
 
 
 def default_cache_dir() -> Path:
@@ -228,7 +165,7 @@ def _link_into_cache(t: _Target, remote: hub.RemoteFile, revision: str) -> Path:
         _ensure_inside(refs.parent, t.storage, what)
         # Written aside and renamed: a link planted at refs/<revision> is replaced, not followed.
         tmp = refs.with_name(f".{refs.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _OPEN_FLAGS, 0o644)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | files.OPEN_FLAGS, 0o644)
         with os.fdopen(fd, "w") as fh:
             fh.write(remote.commit)
         os.replace(tmp, refs)
@@ -277,29 +214,6 @@ class _Meter:
         self.samples = deque([(time.monotonic(), 0)])
 
 
-def _hash_prefix(path: Path, hasher) -> int:
-    done = 0
-    with os.fdopen(_open_no_follow(path, os.O_RDONLY), "rb") as fh:
-        while chunk := fh.read(4 << 20):
-            hasher.update(chunk)
-            done += len(chunk)
-    return done
-
-
-def _check_space(where: Path, needed: int, name: str) -> None:
-    free = free_bytes(where)
-    if free < needed + MARGIN_BYTES:
-        raise DiskFull(
-            f"Not enough disk space for {name}: it needs {_gb(needed + MARGIN_BYTES)} free in {where}, "
-            f"and there is {_gb(free)}. Free some space or choose another folder.",
-            needed=needed, free=free,
-        )
-
-
-def _gb(n: int) -> str:
-    return f"{n / 1e9:.2f} GB" if n >= 1e8 else f"{n / 1e6:.1f} MB"
-
-
 def _transfer(remote: hub.RemoteFile, t: _Target, *, token, retry: hub.RetryPolicy,
               cancel: threading.Event, meter: _Meter) -> str:
     """Bring the partial file up to `remote.size` bytes; return the sha256 of all of it.
@@ -311,14 +225,14 @@ def _transfer(remote: hub.RemoteFile, t: _Target, *, token, retry: hub.RetryPoli
     import hashlib
 
     hasher = hashlib.sha256()
-    have = _hash_prefix(t.partial, hasher) if os.path.lexists(t.partial) else 0
+    have = files.hash_prefix(t.partial, hasher) if os.path.lexists(t.partial) else 0
     if have > remote.size:  # not ours to continue
         t.partial.unlink()
         hasher, have = hashlib.sha256(), 0
     what = f"{remote.repo_id}/{remote.filename}"
     best, last_new = have, time.monotonic()
     tries = failures = 0
-    with _open_partial(t.partial) as fh:
+    with files.open_partial(t.partial) as fh:
         while have < remote.size:
             if cancel.is_set():
                 raise DownloadCancelled("The download was cancelled; it will continue where it stopped.")
@@ -346,7 +260,7 @@ def _transfer(remote: hub.RemoteFile, t: _Target, *, token, retry: hub.RetryPoli
                         if cancel.is_set():
                             raise DownloadCancelled("The download was cancelled; it will continue where it stopped.")
                         chunk = chunk[: remote.size - have]
-                        _write_all(fh, chunk)
+                        files.write_all(fh, chunk)
                         hasher.update(chunk)
                         have += len(chunk)
                         received += len(chunk)
@@ -367,7 +281,7 @@ def _transfer(remote: hub.RemoteFile, t: _Target, *, token, retry: hub.RetryPoli
             failures += 1
             stalled = best == best_before and time.monotonic() - last_new > retry.max_stalled_s
             if failures >= retry.attempts or tries >= retry.max_tries or stalled:
-                later = f"the download will continue from {_gb(have)} next time"
+                later = f"the download will continue from {files.gb(have)} next time"
                 if err is None or received:
                     raise ServerError(f"The server kept ending the download of {what} early ({tries} tries); "
                                       f"try again later ({later}).", tries=tries) from cause
@@ -488,10 +402,10 @@ def _fetch(remote: hub.RemoteFile, t: _Target, root: Path, *, store, revision, t
     else:
         if t.pointer is not None and not os.path.lexists(t.partial):
             _adopt_orphans(t, remote.size)
-        start = _partial_size(t.partial)
+        start = files.partial_size(t.partial)
         if start > remote.size:
             start = 0
-        _check_space(t.final.parent, remote.size - start, what)
+        files.check_space(t.final.parent, remote.size - start, what)
         store.note_partial(what, t.partial, remote.size, remote.sha256)
         meter = _Meter(remote.size, start, progress)
         meter.add(0, force=True)

@@ -23,6 +23,7 @@ import pytest
 from huggingface_hub import try_to_load_from_cache
 
 from app.core import download as dl
+from app.core import partial_files
 from app.core.catalog import CatalogFile, Source
 from app.core.errors import (
     AccessDenied,
@@ -284,7 +285,7 @@ def test_cancel_keeps_a_partial_that_the_next_call_continues(hub, data, store, c
 
 
 def test_not_enough_space_is_refused_before_any_byte(hub, data, store, cache, monkeypatch):
-    monkeypatch.setattr(dl, "free_bytes", lambda path: 1_000_000)
+    monkeypatch.setattr(partial_files, "free_bytes", lambda path: 1_000_000)
     with pytest.raises(DiskFull) as exc:
         fetch(hub, store, cache)
     assert "Not enough disk space" in exc.value.user_message
@@ -314,7 +315,7 @@ class _FillsUp:
 
 
 def test_disk_full_mid_way_stops_at_once_and_resumes_later(hub, data, store, cache, monkeypatch):
-    monkeypatch.setattr(dl, "_open_partial", lambda path: _FillsUp(path, 1_000_000))
+    monkeypatch.setattr(partial_files, "open_partial", lambda path: _FillsUp(path, 1_000_000))
     with pytest.raises(DiskFull) as exc:
         fetch(hub, store, cache)
     assert "filled up" in exc.value.user_message

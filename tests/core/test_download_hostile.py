@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from app.core import download as dl
+from app.core import partial_files
 from app.core.errors import DownloadError, ServerError
 from app.core.names import InvalidName, check_filename, check_repo_id, is_commit
 from app.core.retry import MAX_TRIES, RetryPolicy
@@ -201,11 +202,11 @@ def test_a_link_planted_just_before_the_partial_is_created_is_refused(tmp_path):
     victim.write_bytes(b"precious")
     planted = tmp_path / ".x.incomplete"
     os.symlink(victim, planted)
-    # _open_partial looked (nothing there) and creates with O_EXCL: a link planted in between loses.
+    # open_partial looked (nothing there) and creates with O_EXCL: a link planted in between loses.
     with pytest.raises(DownloadError, match="not a partial download"):
-        dl._open_no_follow(planted, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL)
+        partial_files.open_no_follow(planted, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL)
     with pytest.raises(DownloadError, match="not a partial download"):
-        dl._open_no_follow(planted, os.O_WRONLY | os.O_APPEND)
+        partial_files.open_no_follow(planted, os.O_WRONLY | os.O_APPEND)
     assert victim.read_bytes() == b"precious"
 
 
