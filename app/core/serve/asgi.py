@@ -28,7 +28,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -134,14 +134,14 @@ class _Api:
         Fields read: model (optional; the served name), messages (system, developer,
         user, assistant; text only), stream, stream_options.include_usage, max_tokens
         (or max_completion_tokens), temperature, top_p, seed, stop, and the llama-server
-        extensions top_k, min_p, grammar (GBNF) and reasoning_format ("none" keeps the
+        extensions top_k, min_p, ignore_eos, cache_prompt, grammar (GBNF) and reasoning_format ("none" keeps the
         thinking inline in <think> tags in `content`; otherwise it comes separately in
         `reasoning_content`). Sampling left out follows Phi-4-reasoning's model card
         (temperature 0.8, top_p 0.95, top_k 50).
 
         A conversation with no system message gets Phi-4-reasoning's own system prompt
         (app.core.prompt.PHI4_REASONING_SYSTEM_PROMPT): the model card says the model may
-        not reason without it. Send any system message to replace it.
+        not reason without it. Send any system message to replace it (an empty one for none).
         """
         content_type = request.headers.get("content-type", "")
         if content_type.split(";", 1)[0].strip().lower() != "application/json":
@@ -158,11 +158,14 @@ async def _read_body(request: Request, limit: int) -> bytes:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise too_large
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            chunks.append(chunk)
+    except ClientDisconnect:  # gone before it finished sending: nobody reads the answer
+        raise bad_request("The request body was cut off.") from None
     return b"".join(chunks)
 
 
@@ -200,7 +203,7 @@ class _ChatResponse(Response):
             except RuntimeError:  # the loop has closed: nobody will read this reply
                 job.cancel.set()
 
-        job = Job(self.req.messages, self.req.params, deliver)
+        job = Job(self.req.messages, self.req.params, deliver, fresh_prompt=self.req.fresh_prompt)
         try:
             self.worker.submit(job)
         except QueueFull:

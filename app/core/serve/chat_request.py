@@ -43,6 +43,10 @@ class ChatRequest:
     include_usage: bool = False
     raw_reasoning: bool = False  # reasoning_format "none": the thinking inline in content, in <think> tags
     stops: tuple[str, ...] = ()
+    # Read the whole prompt afresh rather than reuse the model's cache: llama.cpp's numbers
+    # for a token differ slightly between a prompt batch and a single step, so a seeded
+    # reply would otherwise depend on what the previous request left in the cache.
+    fresh_prompt: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +89,12 @@ def parse_chat_request(data: dict, served: tuple[str, ...], defaults: GenParams 
     fmt = data.get("reasoning_format", "auto")
     if fmt not in REASONING_FORMATS:
         raise bad_request(f"'reasoning_format' must be one of {', '.join(REASONING_FORMATS)}.", "reasoning_format")
-    return ChatRequest(served[0], _messages(data.get("messages")), _params(data, defaults), stream, include_usage,
-                       fmt == "none", _stops(data.get("stop")))
+    params = _params(data, defaults)
+    # llama-server's field; here its default is off for a seeded request, so the same seed
+    # and request give the same text whatever came before.
+    cache_prompt = _bool(data, "cache_prompt", params.seed is None)
+    return ChatRequest(served[0], _messages(data.get("messages")), params, stream, include_usage,
+                       fmt == "none", _stops(data.get("stop")), not cache_prompt)
 
 
 def _refuse_unsupported(data: dict) -> None:
@@ -166,6 +174,8 @@ def _params(data: dict, defaults: GenParams) -> GenParams:
         changes["top_k"] = _int(data, "top_k", 0, 1 << 20)
     if data.get("seed") is not None:
         changes["seed"] = _int(data, "seed", -(1 << 63), (1 << 64) - 1)
+    if data.get("ignore_eos") is not None:  # llama-server's: replies of a set length, for benchmarks
+        changes["ignore_eos"] = _bool(data, "ignore_eos", False)
     grammar = data.get("grammar")
     if grammar is not None:
         if not isinstance(grammar, str) or len(grammar) > MAX_GRAMMAR_CHARS:

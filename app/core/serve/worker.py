@@ -57,6 +57,7 @@ class Job:
     params: GenParams
     deliver: Callable[[object], None]
     cancel: threading.Event = field(default_factory=threading.Event)
+    fresh_prompt: bool = False  # forget the engine's cached prompt first (see ChatRequest)
 
 
 class ServerStopping(AppError):
@@ -146,7 +147,10 @@ class Worker:
         if job.cancel.is_set():  # its client left while it waited
             job.deliver(ENDED)
             return
+        reset = getattr(self.engine, "reset", None)  # only engines with a local cache have one
         try:
+            if job.fresh_prompt and reset is not None:
+                reset()
             events = self.engine.stream(job.messages, job.params, job.cancel)
         except AppError as exc:
             self._send_refused(job, exc)

@@ -34,6 +34,11 @@ def test_system_and_developer_messages_replace_it_and_go_first():
                             Message("user", "bc")]
 
 
+def test_an_empty_system_message_means_none():
+    req = parse(messages=[{"role": "system", "content": ""}, {"role": "user", "content": "hi"}])
+    assert req.messages == [Message("user", "hi")]
+
+
 def test_sampling_fields_and_defaults():
     assert parse().params == GenParams()
     req = parse(max_tokens=64, temperature=0, top_p=0.5, top_k=7, min_p=0.1, seed=-1, grammar="root ::= \"x\"",
@@ -43,6 +48,11 @@ def test_sampling_fields_and_defaults():
         64, 0.0, 0.5, 7, 0.1, -1, 'root ::= "x"')
     assert req.stream and req.include_usage and req.raw_reasoning and req.stops == ("END",)
     assert parse(max_tokens=10, max_completion_tokens=20).params.max_tokens == 20
+
+
+def test_a_seeded_request_reads_its_prompt_afresh_unless_told_to_use_the_cache():
+    assert not parse().fresh_prompt and parse(seed=3).fresh_prompt
+    assert not parse(seed=3, cache_prompt=True).fresh_prompt and parse(cache_prompt=False).fresh_prompt
 
 
 def test_the_model_field():

@@ -83,15 +83,18 @@ def test_stop_string_ends_the_answer_before_it(llama_server):
 
 def test_same_seed_same_text(llama_server):
     c = client(llama_server)
+    story = [{"role": "user", "content": "Tell me a story about a cat."}]
+    seeded = dict(model=MODEL, messages=story, seed=11, temperature=1.0, max_tokens=60)
     texts = []
-    for _ in range(2):
-        # Another question first: both seeded runs then start from the same cached prefix.
-        c.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "Hi"}],
-                                  max_tokens=3)
-        reply = c.chat.completions.create(model=MODEL, messages=QUESTION, seed=11,
-                                          temperature=1.0, max_tokens=24)
-        texts.append(reply.choices[0].message.content)
-    assert texts[0] and texts[0] == texts[1]
+    # Whatever the model's cache holds before (another question, or this very one), the
+    # same seed gives the same text: a seeded request reads its prompt afresh.
+    for before in ([{"role": "user", "content": "Hi"}], None, None):
+        if before:
+            c.chat.completions.create(model=MODEL, messages=before, max_tokens=3)
+        texts.append(c.chat.completions.create(**seeded).choices[0].message.content)
+    assert texts[0] and texts[0] == texts[1] == texts[2]
+    other = c.chat.completions.create(**{**seeded, "seed": 12}).choices[0].message.content
+    assert other != texts[0]
 
 
 def test_max_tokens_ends_with_length(llama_server):
