@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--thread", default=None, metavar="ID|new",
                      help="continue thread ID of the window's history, or start a new one there ('new') "
                           "(default: none, the question and reply are not saved)")
-    ask.add_argument("--n-gpu-layers", type=_layers, default=0, metavar="N",
+    ask.add_argument("--n-gpu-layers", type=parse_layers, default=0, metavar="N",
                      help="layers on the GPU: a number, -1 for all, or 'auto' for the most that fit")
     ask.add_argument("--ctx", type=int, default=0, metavar="TOKENS",
                      help="context size in tokens (default: model's, at most 16384)")
@@ -85,13 +85,13 @@ def _setting(built_in) -> str:
     return f"(default: the window's setting, {built_in} until changed there)"
 
 
-def _layers(value: str) -> int:
+def parse_layers(value: str) -> int:
     if value.lower() == "auto":
         return AUTO_LAYERS
     return int(value)
 
 
-def _resolve_layers(model: Path, requested: int, n_ctx: int) -> int:
+def resolve_layers(model: Path, requested: int, n_ctx: int) -> int:
     """'auto' becomes the most layers the fit estimate says fit on this machine."""
     if requested != AUTO_LAYERS:
         return requested
@@ -215,7 +215,7 @@ def ask(args: argparse.Namespace) -> int:
             raise AppError("No model given: pass --model PATH (a .gguf file).")
         conversation, request = _conversation(args, settings, _session_changes(args))
         if args.engine is None:
-            layers = _resolve_layers(model, args.n_gpu_layers, args.ctx)
+            layers = resolve_layers(model, args.n_gpu_layers, args.ctx)
             load = LoadParams(n_gpu_layers=layers, n_ctx=args.ctx, n_threads=args.cpu_threads)
         docs = cli_docs.read(args)
         engine = cli_engines.open_engine(args) if args.engine else LlamaEngine(model, load)

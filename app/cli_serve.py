@@ -20,6 +20,7 @@ from app.core.errors import AppError
 
 def add_parser(sub) -> None:
     from app import CLI_COMMANDS
+    from app.cli import parse_layers
     from app.core.serve import DEFAULT_HOST, DEFAULT_PORT
 
     serve = sub.add_parser("serve", help=CLI_COMMANDS["serve"], description=(
@@ -32,7 +33,7 @@ def add_parser(sub) -> None:
     serve.add_argument("--host", default=DEFAULT_HOST, metavar="ADDRESS",
                        help="address to listen on; anything but a loopback address lets other computers in and "
                             "needs a token")
-    serve.add_argument("--n-gpu-layers", type=_layers, default=0, metavar="N",
+    serve.add_argument("--n-gpu-layers", type=parse_layers, default=0, metavar="N",
                        help="layers on the GPU: a number, -1 for all, or 'auto' for the most that fit")
     serve.add_argument("--ctx", type=int, default=0, metavar="TOKENS",
                        help="context size in tokens (default: model's, at most 16384)")
@@ -46,23 +47,17 @@ def add_parser(sub) -> None:
                             "(default: none, browsers' cross-origin calls are refused)")
 
 
-def _layers(value: str) -> int:
-    from app.core.fit import AUTO_LAYERS
-
-    return AUTO_LAYERS if value.lower() == "auto" else int(value)
-
-
 def _announce_token(host: str):
     def announce(token: str) -> None:
         sys.stderr.write(
             "\n"
-            "  WARNING: listening on {host}: other computers that can reach this one can use the model.\n"
+            f"  WARNING: listening on {host}: other computers that can reach this one can use the model.\n"
             "  Every request must carry this token (it is shown only now):\n"
             "\n"
-            "      Authorization: Bearer {token}\n"
+            f"      Authorization: Bearer {token}\n"
             "\n"
             "  To choose the token yourself, put it in an environment variable and pass --token-env NAME.\n"
-            "\n".format(host=host, token=token))
+            "\n")
         sys.stderr.flush()
     return announce
 
@@ -84,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
             raise AppError("No model given: pass --model PATH (a .gguf file).")
         sock = bind(args.host, args.port)
         try:
-            layers = cli._resolve_layers(model, args.n_gpu_layers, args.ctx)
+            layers = cli.resolve_layers(model, args.n_gpu_layers, args.ctx)
             engine = LlamaEngine(model, LoadParams(n_gpu_layers=layers, n_ctx=args.ctx, n_threads=args.cpu_threads))
             server = LocalServer(engine, args.host, token=token, cors_origins=args.cors_origin, sock=sock)
         except BaseException:

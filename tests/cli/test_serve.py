@@ -21,7 +21,7 @@ def start_serve(*args: str, env: dict | None = None) -> tuple[subprocess.Popen, 
     match = re.search(r"at (http://\S+/v1)", line)
     if match is None:
         proc.kill()
-        out, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=60)
         raise AssertionError(f"no address in {line!r}: {err}")
     return proc, match.group(1)
 
@@ -36,7 +36,7 @@ def test_serves_until_ctrl_c_then_exits_cleanly(smollm2):
         assert reply.choices[0].message.content and reply.usage.completion_tokens == 4
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert err.strip().endswith("Stopped.") and "Traceback" not in err
 
@@ -64,7 +64,7 @@ def test_a_non_loopback_address_without_a_token_is_refused(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "PONDER_TEST_UNSET"}
     proc = subprocess.run([sys.executable, "-m", "app", "serve", "--model", str(tmp_path / "m.gguf"), "--host",
                            "0.0.0.0", "--token-env", "PONDER_TEST_UNSET"], capture_output=True, text=True,
-                          timeout=120, env=env)
+                          timeout=120, env=env, check=False)
     assert proc.returncode == 1
     assert proc.stderr.startswith("error: The environment variable PONDER_TEST_UNSET is empty or not set")
     assert proc.stderr.strip().count("\n") == 0 and "Traceback" not in proc.stderr
