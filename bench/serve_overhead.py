@@ -4,10 +4,15 @@ to the first token it adds. Same model, same request (a new question each run, o
 length, so neither side finds its prompt cached), replies of a set length (ignore_eos).
 
 The server runs in this process on 127.0.0.1 with the one engine the in-process runs use
-(never at the same time): one copy of the model, and the client shares this process's
-interpreter with the server, so the numbers include that contention. Prints one JSON object.
+(never at the same time), so there is one copy of the model; the openai client runs in a
+process of its own, as another program would. Prints one JSON object.
 
     python bench/serve_overhead.py [--model PATH] [--tokens 200] [--runs 5] [--ctx 2048] [--n-gpu-layers 0]
+                                   [--cpu-threads N]
+
+On a machine whose cores all run the model (2 cores: default_threads() takes both), the
+client's own parsing takes CPU from it; --cpu-threads 1 there shows the server's cost with
+a core left for the client, as default_threads() leaves on machines of more than 4.
 
 Goals: tokens/s through the server >= 0.95 of in-process; first token <= 20 ms later.
 """
@@ -16,7 +21,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -25,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import openai  # noqa: E402
 
-from app.core.engine import LlamaEngine, LoadParams  # noqa: E402
+from app.core.engine import LlamaEngine, LoadParams, default_threads  # noqa: E402
 from app.core.serve.chat_request import parse_chat_request  # noqa: E402
 from app.core.serve.server import LocalServer  # noqa: E402
 
@@ -70,6 +77,33 @@ def through_server(client: openai.OpenAI, model: str, request: dict) -> dict:
     return _result(t0, first, last, tokens)
 
 
+def client_process(url: str, model: str, tokens: int) -> None:
+    """The client side, in its own process: one reply per run number read from stdin, one
+    JSON line per reply on stdout."""
+    with openai.OpenAI(base_url=url, api_key="unused", max_retries=0) as client:
+        for line in sys.stdin:
+            run, side = line.split()
+            print(json.dumps(through_server(client, model, body(int(run), side, tokens))), flush=True)
+
+
+class Client:
+    def __init__(self, url: str, model: str, tokens: int) -> None:
+        self.proc = subprocess.Popen([sys.executable, __file__, "--client", url, model, str(tokens)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def ask(self, run: int, side: str) -> dict:
+        self.proc.stdin.write(f"{run} {side}\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit("the client process failed")
+        return json.loads(line)
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
 def _result(t0: float, first: float | None, last: float | None, tokens: int) -> dict:
     if first is None or last is None or last <= first:
         raise SystemExit("no text came back")
@@ -84,27 +118,37 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=5, help="replies measured on each side (default: 5)")
     ap.add_argument("--ctx", type=int, default=2048, help="context size (default: 2048)")
     ap.add_argument("--n-gpu-layers", type=int, default=0, help="layers on the GPU (default: 0)")
+    ap.add_argument("--cpu-threads", type=int, default=None, help="CPU threads for the model (default: the app's)")
+    ap.add_argument("--client", nargs=3, default=None, metavar=("URL", "MODEL", "TOKENS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.client:
+        client_process(args.client[0], args.client[1], int(args.client[2]))
+        return 0
     model = args.model
     if model is None:
         from tests.model_files import smollm2_path
 
         model = smollm2_path()
-    engine = LlamaEngine(model, LoadParams(n_gpu_layers=args.n_gpu_layers, n_ctx=args.ctx))
+    threads = args.cpu_threads or default_threads()
+    engine = LlamaEngine(model, LoadParams(n_gpu_layers=args.n_gpu_layers, n_ctx=args.ctx, n_threads=threads))
     try:
-        with LocalServer(engine, "127.0.0.1", 0) as server, \
-                openai.OpenAI(base_url=server.url, api_key="unused", max_retries=0) as client:
-            in_process(engine, body(999, "w", 8))  # warm-up, both paths
-            through_server(client, engine.name, body(999, "x", 8))
-            inproc, served = [], []
-            for run in range(args.runs):  # alternated, so drifts in machine load hit both sides alike
-                inproc.append(in_process(engine, body(run, "a", args.tokens)))
-                served.append(through_server(client, engine.name, body(run, "b", args.tokens)))
+        with LocalServer(engine, "127.0.0.1", 0) as server:
+            client = Client(server.url, engine.name, args.tokens)
+            try:
+                in_process(engine, body(999, "w", args.tokens))  # warm-up, both paths
+                client.ask(999, "x")
+                inproc, served = [], []
+                for run in range(args.runs):  # alternated, so drifts in machine load hit both sides alike
+                    inproc.append(in_process(engine, body(run, "a", args.tokens)))
+                    served.append(client.ask(run, "b"))
+            finally:
+                client.close()
     finally:
         engine.close()
     med = lambda rows, key: statistics.median(r[key] for r in rows)  # noqa: E731
     report = {
-        "model": Path(model).name, "n_gpu_layers": args.n_gpu_layers, "runs": args.runs,
+        "model": Path(model).name, "n_gpu_layers": args.n_gpu_layers, "cpu_threads": threads,
+        "cpu_count": os.cpu_count(), "runs": args.runs,
         "tokens": served[-1]["tokens"],
         "tokens_per_second": {"in_process": round(med(inproc, "tps"), 2), "server": round(med(served, "tps"), 2)},
         "first_token_ms": {"in_process": round(med(inproc, "first_s") * 1000, 2),

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import itertools
 import json
 import logging
 import time
@@ -284,31 +285,37 @@ class _Stream:
 
     async def run(self) -> None:
         shaper = reply.ReplyShaper(self.req.stops, self.req.raw_reasoning)
-        started = False
-        while True:
-            item = await self.items.get()
-            if item is _DISCONNECTED:
-                return
-            if item is ENDED:
-                break
-            if isinstance(item, Refused):  # before any byte went out: a plain error response
-                await _send_whole(self.send, _error_response(api_error_from(item.error)))
-                return
-            if item is STARTED:
-                started = True
-                await self.send({"type": "http.response.start", "status": 200, "headers": [
-                    (b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache"),
-                    (b"x-accel-buffering", b"no")]})
-                await self._chunk({"role": "assistant", "content": ""})
-            elif item.kind == "progress":  # a comment line: keeps proxies and clients from timing out
-                await self._write(f": prompt {item.done}/{item.total}\n\n".encode())
-            else:
-                for field, text in shaper.feed(item):
-                    await self._chunk({field: text})
-                if shaper.stopped:
-                    self.job.cancel.set()
-        for field, text in shaper.finish():
-            await self._chunk({field: text})
+        started = ended = False
+        while not ended:
+            # Whatever else has arrived goes out with this item: text that piled up while
+            # the loop was busy becomes one chunk, not one per token (no wait is added).
+            batch = [await self.items.get()]
+            while not self.items.empty():
+                batch.append(self.items.get_nowait())
+            text: list[tuple[str, str]] = []
+            for item in batch:
+                if item is _DISCONNECTED:
+                    return
+                if item is ENDED:
+                    ended = True
+                    break
+                if isinstance(item, Refused):  # before any byte went out: a plain error response
+                    await _send_whole(self.send, _error_response(api_error_from(item.error)))
+                    return
+                if item is STARTED:
+                    started = True
+                    await self.send({"type": "http.response.start", "status": 200, "headers": [
+                        (b"content-type", b"text/event-stream; charset=utf-8"), (b"cache-control", b"no-cache"),
+                        (b"x-accel-buffering", b"no")]})
+                    await self._chunk({"role": "assistant", "content": ""})
+                elif item.kind == "progress":  # a comment line: keeps proxies and clients from timing out
+                    await self._write(f": prompt {item.done}/{item.total}\n\n".encode())
+                else:
+                    text += shaper.feed(item)
+                    if shaper.stopped:
+                        self.job.cancel.set()
+            await self._text(text)
+        await self._text(shaper.finish())
         failure = _failure(shaper, self.job, self.worker)
         if not started:  # ended before its turn came (the server is stopping): no stream was begun
             await _send_whole(self.send, _error_response(failure or api_error_from(ServerStopping())))
@@ -320,6 +327,11 @@ class _Stream:
         if self.usage:
             await self._data(reply.usage_chunk(self.cid, self.req.model, self.created, shaper.stats))
         await self._write(b"data: [DONE]\n\n", more=False)
+
+    async def _text(self, deltas: list[tuple[str, str]]) -> None:
+        """One chunk per run of deltas of the same field, in order."""
+        for field, group in itertools.groupby(deltas, key=lambda d: d[0]):
+            await self._chunk({field: "".join(t for _, t in group)})
 
     async def _chunk(self, delta: dict, finish: str | None = None) -> None:
         await self._data(reply.chunk(self.cid, self.req.model, self.created, delta, finish, self.usage))
