@@ -136,12 +136,17 @@ class ThreadSidebar(QWidget):
         self.list.selectionModel().currentChanged.connect(self._clicked)
         model.rowsInserted.connect(self.select_current)
         model.rowsMoved.connect(self.select_current)
-        self.search.textChanged.connect(lambda text: session.refresh_threads(text))
+        self.search.textChanged.connect(self._search)
         self.list.customContextMenuRequested.connect(self._menu_at)
         self.list.menu_requested.connect(self._menu)
         self.list.delete_requested.connect(lambda index: self.delete(index.data(ThreadIdRole)))
         self.list.delegate.renamed.connect(session.rename_thread)
         session.busy_changed.connect(lambda busy: self.rail_new.setEnabled(not busy))
+
+    def _search(self, text: str) -> None:
+        self.list.setProperty("searching", bool(text.strip()))  # what the empty list says
+        self.session.refresh_threads(text)
+        self.list.viewport().update()
 
     def select_current(self, *_args) -> None:
         """Keep the open thread's row selected as rows come and move."""

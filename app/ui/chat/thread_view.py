@@ -4,6 +4,7 @@ that take no clicks, the ⋯ button on a row, and the Delete key."""
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
+from PySide6.QtGui import QPainter, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QFrame, QListView, QStyleOptionViewItem
 
 from app.ui.chat.thread_delegate import ThreadDelegate
@@ -27,6 +28,22 @@ class ThreadListView(QListView):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self._swallowed = False  # a press the view did not see: its release is not a click
+
+    def empty_text(self) -> str:
+        """What the list says when it has no rows: how to start, or that a search found nothing."""
+        searching = bool(self.property("searching"))
+        return ("No thread matches this search." if searching
+                else "No threads yet.\nAsk a question below to start one, or press Ctrl+N.")
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().paintEvent(event)
+        if self.model() is not None and self.model().rowCount() == 0:
+            painter = QPainter(self.viewport())
+            painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+            area = self.viewport().rect().adjusted(12, 24, -12, 0)
+            painter.drawText(area, int(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
+                                       | Qt.TextFlag.TextWordWrap), self.empty_text())
+            painter.end()
 
     def setModel(self, model) -> None:  # noqa: N802 (Qt's name)
         super().setModel(model)

@@ -327,3 +327,15 @@ def test_an_index_outside_the_list_has_no_menu_or_zone(make_app):
     view = app.window.thread_list
     assert view.zone(QPoint(5, 5)) == ("", QModelIndex())
     assert not view.thread_index_at(QPoint(5, 5)).isValid()
+
+
+def test_an_empty_list_says_how_to_start_and_a_search_that_finds_nothing_says_so(make_app):
+    app = make_app()
+    view = app.window.thread_list
+    assert view.model().rowCount() == 0 and "start one" in view.empty_text()
+    app.load()
+    app.ask("Apples and pears")
+    app.window.search.setText("zebra")
+    assert view.model().rowCount() == 0 and view.empty_text() == "No thread matches this search."
+    app.window.search.clear()
+    assert view.model().rowCount() == 1
