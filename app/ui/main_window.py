@@ -32,6 +32,8 @@ from app.ui.settings.theme import ThemeWatcher
 from app.ui.settings.thread_settings_dialog import ThreadSettingsDialog
 from app.ui.shortcuts import WindowKeys, key_sequences
 
+UNDO_BUTTON_MS = 10_000  # "Undo delete" stays a little longer than the notice beside it
+
 
 class MainWindow(QMainWindow):
     """`session` is the chat (threads, replies); its `models` the model session and its
@@ -109,6 +111,9 @@ class MainWindow(QMainWindow):
         self.undo_button = QPushButton("Undo delete")
         self.undo_button.hide()
         self.statusBar().addPermanentWidget(self.undo_button)
+        # The button goes with its notice (a little later); Ctrl+Z still undoes until the app quits.
+        self._undo_timer = QTimer(self, singleShot=True, interval=UNDO_BUTTON_MS)
+        self._undo_timer.timeout.connect(self.undo_button.hide)
         self.statusBar().addPermanentWidget(self.stats_label)
         self._deleted_thread: int | None = None
 
@@ -222,6 +227,7 @@ class MainWindow(QMainWindow):
     def _thread_deleted(self, thread_id: int) -> None:
         self._deleted_thread = thread_id
         self.undo_button.show()
+        self._undo_timer.start()
         self.show_notice("Thread deleted.")
 
     def _undo_delete(self) -> None:

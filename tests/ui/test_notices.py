@@ -100,3 +100,17 @@ def test_the_banner_shows_plain_text_cut_short_with_actions_and_a_close_button(q
     with qtbot.waitSignal(banner.dismissed):
         banner.close_button.click()
     assert banner.isHidden() and banner.text() == ""
+
+
+def test_undo_delete_button_goes_after_a_while(make_app, monkeypatch):
+    import app.ui.main_window as main_window
+
+    monkeypatch.setattr(main_window, "UNDO_BUTTON_MS", 50)
+    app = make_app()
+    app.load()
+    app.ask("Keep me")
+    thread_id = app.session.thread_id
+    app.window.delete_thread(thread_id)
+    assert app.window.undo_button.isVisibleTo(app.window)
+    app.qtbot.waitUntil(lambda: not app.window.undo_button.isVisibleTo(app.window), timeout=5000)
+    assert app.window.thread_list.model().rowCount() == 0
