@@ -33,6 +33,18 @@ DIM, RESET = "\x1b[2m", "\x1b[0m"
 COMMANDS = CLI_COMMANDS
 
 
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """How a local model is loaded: the same options wherever one is (ask, serve)."""
+    parser.add_argument("--model", type=Path, default=None, metavar="PATH",
+                        help="path to a .gguf file (default: the model the window used last)")
+    parser.add_argument("--n-gpu-layers", type=parse_layers, default=0, metavar="N",
+                        help="layers on the GPU: a number, -1 for all, or 'auto' for the most that fit")
+    parser.add_argument("--ctx", type=int, default=0, metavar="TOKENS",
+                        help="context size in tokens (default: model's, at most 16384)")
+    parser.add_argument("--cpu-threads", type=int, default=None, metavar="N",
+                        help=f"CPU threads for the model (default: {default_threads()} on this computer)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     # Parser: allow_abbrev=False everywhere (a prefix would read `--thread` as another option),
     # and each option's default in --help; subparsers inherit the class.
@@ -43,15 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
         "Sampling and the system prompt default to the thread's own values with --thread,\n"
         "else to the window's settings (the built-in values until changed there)."))
     ask.add_argument("question", help="the question; quote it")
-    ask.add_argument("--model", type=Path, default=None, metavar="PATH",
-                     help="path to a .gguf file (default: the model the window used last)")
+    add_model_options(ask)
     ask.add_argument("--thread", default=None, metavar="ID|new",
                      help="continue thread ID of the window's history, or start a new one there ('new') "
                           "(default: none, the question and reply are not saved)")
-    ask.add_argument("--n-gpu-layers", type=parse_layers, default=0, metavar="N",
-                     help="layers on the GPU: a number, -1 for all, or 'auto' for the most that fit")
-    ask.add_argument("--ctx", type=int, default=0, metavar="TOKENS",
-                     help="context size in tokens (default: model's, at most 16384)")
     built_in = GenParams()
     ask.add_argument("--max-tokens", type=int, default=None, metavar="N",
                      help=f"most tokens to generate, thinking included {_setting(built_in.max_tokens)}")
@@ -64,8 +71,6 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--seed", type=int, default=None, metavar="N",
                      help="random seed, for repeatable replies (default: the window's setting; until one is "
                           "set there, a new seed each time)")
-    ask.add_argument("--cpu-threads", type=int, default=None, metavar="N",
-                     help=f"CPU threads for the model (default: {default_threads()} on this computer)")
     ask.add_argument("--system", default=None, metavar="TEXT",
                      help="system prompt (default: the thread's, else the settings')")
     ask.add_argument("--grammar", default=None, metavar="GBNF|@FILE",

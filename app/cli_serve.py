@@ -20,25 +20,18 @@ from app.core.errors import AppError
 
 def add_parser(sub) -> None:
     from app import CLI_COMMANDS
-    from app.cli import parse_layers
+    from app.cli import add_model_options
     from app.core.serve import DEFAULT_HOST, DEFAULT_PORT
 
     serve = sub.add_parser("serve", help=CLI_COMMANDS["serve"], description=(
         "Serve a model to other programs on this computer with OpenAI's chat API\n"
         "(GET /v1/models, POST /v1/chat/completions). Ctrl+C stops it.\n"
         "Only 127.0.0.1 is listened on unless --host says otherwise; any other address needs a token."))
-    serve.add_argument("--model", type=Path, default=None, metavar="PATH",
-                       help="path to a .gguf file (default: the model the window used last)")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, metavar="N", help="port to listen on; 0 for any free one")
     serve.add_argument("--host", default=DEFAULT_HOST, metavar="ADDRESS",
                        help="address to listen on; anything but a loopback address lets other computers in and "
                             "needs a token")
-    serve.add_argument("--n-gpu-layers", type=parse_layers, default=0, metavar="N",
-                       help="layers on the GPU: a number, -1 for all, or 'auto' for the most that fit")
-    serve.add_argument("--ctx", type=int, default=0, metavar="TOKENS",
-                       help="context size in tokens (default: model's, at most 16384)")
-    serve.add_argument("--cpu-threads", type=int, default=None, metavar="N",
-                       help="CPU threads for the model (default: decided by this computer's cores)")
+    add_model_options(serve)
     serve.add_argument("--token-env", default=None, metavar="NAME",
                        help="environment variable holding the bearer token every request must carry (default: none "
                             "on 127.0.0.1; on any other address a new token is made and printed once)")
