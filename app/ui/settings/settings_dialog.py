@@ -3,6 +3,7 @@ sampling value has a line under it saying what it does and what the model card u
 
 from __future__ import annotations
 
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -32,6 +33,9 @@ def _combo(options: list[tuple[str, str]], value: str) -> QComboBox:
         box.addItem(label, key)
     box.setCurrentIndex(max(0, [k for _, k in options].index(value) if value in [k for _, k in options] else 0))
     return box
+
+
+MIN_WIDTH_PX = 600
 
 
 class SettingsDialog(QDialog):
@@ -76,9 +80,12 @@ class SettingsDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults).clicked.connect(self._defaults)
+        for button in buttons.buttons():
+            button.setIcon(QIcon())  # plain text buttons, as in the rest of the window
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(buttons)
+        self.setMinimumWidth(MIN_WIDTH_PX)  # help lines of two lines, not four
 
     def result_settings(self) -> Settings:
         return self._base.with_changes(
