@@ -19,7 +19,7 @@ from app.core import hardware
 from app.core.context_rules import default_context
 from app.core.conversation import Request, fit_documents
 from app.core.engine import Engine, LlamaEngine, LoadParams
-from app.core.errors import AppError, OutOfMemory
+from app.core.errors import AppError, ModelFileError, OutOfMemory
 from app.core.fit import LoadPlan, estimate, gb, plan_load, retry_layers
 from app.core.gguf_info import ModelLayout, read_layout
 from app.core.types import GenParams
@@ -56,7 +56,9 @@ def llama_factory(path: Path, load: LoadParams) -> Engine:
 
 class GenerationWorker(QObject):
     model_loaded = Signal(object)  # LoadedModel
-    model_failed = Signal(str)  # user message; the model loaded before (if any) is still loaded...
+    # User message, and whether the file itself is at fault (trying again cannot help); the
+    # model loaded before (if any) is still loaded...
+    model_failed = Signal(str, bool)
     room_made = Signal()  # ...unless this came first: it was closed to make room for the new one
     # `object`, not `list`: see tests/ui/test_signal_refcounts.py.
     events_ready = Signal(int, object)  # request id, list of events
@@ -127,14 +129,14 @@ class GenerationWorker(QObject):
                 retry = retry_layers(plan, plan.n_gpu_layers)
                 if retry is not None:  # before the failure, so the session can offer it with the message
                     self.retry_suggested.emit(retry)
-                self.model_failed.emit(self._oom_message(exc, plan))
+                self.model_failed.emit(self._oom_message(exc, plan), False)
                 return
             except AppError as exc:
-                self.model_failed.emit(exc.user_message)
+                self.model_failed.emit(exc.user_message, isinstance(exc, ModelFileError))
                 return
             except Exception as exc:  # never let a load failure kill the worker thread
                 log.exception("model load failed")
-                self.model_failed.emit(f"The model could not be loaded: {exc}")
+                self.model_failed.emit(f"The model could not be loaded: {exc}", False)
                 return
         previous, self._engine, self._plan = self._engine, engine, plan
         if previous is not None:

@@ -43,7 +43,7 @@ class LoadNotices(QObject):
             n = failure.retry_layers
             label = f"Retry with {n} layers on the GPU" if n else "Retry on the CPU only"
             actions.append((label, lambda: self.models.retry_failed(n)))
-        else:
+        elif not failure.file_problem:  # the same damaged or missing file would fail the same way
             actions.append(("Try again", self.models.retry_failed))
         actions += [("Choose another model…", self.front.open_model_file),
                     ("Open Models…", self.front.open_dialog)]

@@ -31,6 +31,7 @@ class LoadFailure:
     retry_layers: int | None = None  # out of memory: the layers the estimate says fit
     kept: str | None = None  # the name of the model that worked, still loaded (or loading again)
     reloading: bool = False  # that model made room for this one and is being loaded again
+    file_problem: bool = False  # the file is damaged, missing or no model: trying again cannot help
 
 
 class ModelSession(QObject):
@@ -157,7 +158,7 @@ class ModelSession(QObject):
         if loaded.template_problem:
             self.notice.emit(loaded.template_problem)
 
-    def _on_model_failed(self, message: str) -> None:
+    def _on_model_failed(self, message: str, file_problem: bool = False) -> None:
         self._pending -= 1
         if self._pending:
             return  # another load was asked for behind this one: its outcome is what counts
@@ -168,18 +169,18 @@ class ModelSession(QObject):
         working, plan = self._working
         if self.model_path and self.context_size == 0 and not restoring and working is not None:
             # Closed to make room: put it back, with the settings it loaded with.
-            self.load_failed.emit(LoadFailure(failed, message, retry, kept=self.model_name, reloading=True))
+            self.load_failed.emit(LoadFailure(failed, message, retry, self.model_name, True, file_problem))
             self._load(self.model_path, working, restoring=True)
             return
         if self.model_path and self.context_size > 0:
             self._keep_settings(working)
             self.load_plan = plan  # the slider shows what is loaded, not what failed
             self.load_planned.emit(plan)
-            self.load_failed.emit(LoadFailure(failed, message, retry, kept=self.model_name))
+            self.load_failed.emit(LoadFailure(failed, message, retry, self.model_name, file_problem=file_problem))
             self.model_changed.emit("ready", self.model_name)
             return
         self.model_path, self.model_name, self.context_size, self._working = None, "", 0, (None, None)
-        self.load_failed.emit(LoadFailure(failed, message, retry))
+        self.load_failed.emit(LoadFailure(failed, message, retry, file_problem=file_problem))
         self.model_changed.emit("failed", message)
 
     def retry_failed(self, layers: int | None = None) -> bool:

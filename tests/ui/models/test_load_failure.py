@@ -152,3 +152,17 @@ def test_a_failed_reload_with_more_layers_keeps_the_settings_that_worked(make_ap
     assert app.settings.value.n_gpu_layers == AUTO_LAYERS  # the next start loads what worked
     assert app.window.offload.slider.value() == fits  # the slider shows what is loaded
     assert "Not enough memory" in app.window.banner.text()
+
+
+def test_a_file_that_is_no_model_offers_no_try_again(make_app):
+    from app.core.errors import NotAGGUF
+
+    app = make_app()
+
+    def not_a_model(path, load):
+        raise NotAGGUF(f"{Path(path).name} is not a GGUF model file.")
+
+    app.models._worker._factory = not_a_model
+    settle(app, "failed", action=lambda: app.models.load_model("/models/notes.gguf"))
+    labels = app.window.banner.action_labels()
+    assert "Try again" not in labels and labels == ["Choose another model…", "Open Models…"]
