@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 _ASCII_FOLD = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 _SPACE = re.compile(r"\s+")
+# Markdown's emphasis, code and heading marks: a snippet reads as text, as the answer shows it.
+_MARKUP = re.compile(r"(?m)\*\*|__|`+|^#{1,6}\s+")
 MAX_SPANS = 32  # a title of "aaaa..." searched for "a" needs no more
 BEFORE = 24  # characters of context kept before a match in a snippet
 AFTER = 90  # and after it
@@ -47,7 +49,10 @@ class Snippet:
 def make_snippet(excerpt: str, query: str, cut_before: bool, cut_after: bool) -> Snippet:
     """A one-line snippet from `excerpt` (a piece of a message around its first match;
     `cut_before`/`cut_after`: the message goes on beyond it), with "…" where it is cut."""
-    text, needle = _SPACE.sub(" ", excerpt), _SPACE.sub(" ", query.strip())
+    needle = _SPACE.sub(" ", query.strip())
+    plain = _MARKUP.sub("", excerpt)
+    # Without the marks unless the query needs them (a search for "**" still finds itself).
+    text = _SPACE.sub(" ", plain if match_spans(_SPACE.sub(" ", plain), needle) else excerpt)
     spans = match_spans(text, needle)
     if not spans:  # the query's own spacing differs: show the start, unemphasised
         whole = text.strip()

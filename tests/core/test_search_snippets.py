@@ -63,3 +63,13 @@ def test_store_snippets_come_from_messages_when_the_title_does_not_match(tmp_pat
         assert set(store.search_snippets("0%")) == {percent.id}  # % is literal, as in list_threads
         assert set(store.search_snippets("%")) == {percent.id}
         assert store.search_snippets("   ") == {}
+
+
+def test_a_snippet_reads_as_text_without_markdown_marks():
+    from app.core.search_snippets import make_snippet
+
+    s = make_snippet("## Result\nThe answer is **forty-two**, see `code`.", "forty", False, False)
+    assert "**" not in s.text and "`" not in s.text and "#" not in s.text
+    assert s.text[s.start:s.end] == "forty"
+    kept = make_snippet("Use **bold** like this", "**bold**", False, False)
+    assert kept.text[kept.start:kept.end] == "**bold**"
