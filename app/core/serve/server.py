@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import uvicorn
 
-from app.core.engine import Engine
+from app.core.engine_contract import Engine
 from app.core.errors import AppError
 from app.core.serve import DEFAULT_HOST, DEFAULT_PORT
 from app.core.serve.asgi import MAX_BODY_BYTES, create_app

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from app.core.engine import Engine
+from app.core.engine_contract import Engine
 from app.core.errors import AppError, GenerationError
 from app.core.types import ErrorEvent, GenParams, Message
 

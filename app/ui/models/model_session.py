@@ -15,7 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, QThread, Signal
 
 from app.core.conversation import Request
-from app.core.engine import LoadParams
+from app.core.engine_contract import LoadParams
 from app.core.types import Message
 from app.ui.models.generation_worker import EngineFactory, GenerationWorker, LoadedModel, llama_factory
 from app.ui.settings.app_settings import AppSettings
