@@ -32,11 +32,13 @@ from pathlib import Path
 from typing import Callable
 
 import httpx2
-from huggingface_hub import constants, try_to_load_from_cache
+from huggingface_hub import constants
 from huggingface_hub.utils import WeakFileLock, build_hf_headers, get_session, hf_raise_for_status
 
 from app.core import hub
+from app.core import download_layout as layout
 from app.core import partial_files as files
+from app.core.download_layout import default_cache_dir, lock_dir  # noqa: F401 (re-exported)
 from app.core.catalog import CatalogFile
 from app.core.errors import (
     AccessDenied,
@@ -48,8 +50,8 @@ from app.core.errors import (
     NotFoundOnHub,
     ServerError,
 )
-from app.core.names import check_filename, check_repo_id, check_revision, is_inside
-from app.core.verify import VerifiedStore, is_sha256
+from app.core.names import check_filename, check_repo_id, check_revision
+from app.core.verify import VerifiedStore
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 0.1
@@ -82,111 +84,6 @@ class Downloaded:
 ProgressFn = Callable[[Progress], None]
 
 
-def default_cache_dir() -> Path:
-    return Path(constants.HF_HUB_CACHE)
-
-
-@dataclass(frozen=True, slots=True)
-class _Target:
-    final: Path  # the verified file ends up here (a blob in the HF cache, or DIR/filename)
-    partial: Path
-    lock: Path
-    pointer: Path | None  # cache mode: snapshots/<commit>/<filename>
-    storage: Path | None  # cache mode: models--owner--name
-
-
-def _repo_folder(repo_id: str) -> str:
-    return "models--" + repo_id.replace("/", "--")
-
-
-def lock_dir() -> Path:
-    """Locks of downloads into a chosen folder: the user's own cache, not the (maybe shared)
-    download folder, nor the system's temp folder, where anyone can plant a link at a
-    predictable name and the lock's open would truncate its target."""
-    from app import paths
-
-    return paths.cache_dir() / "download-locks"
-
-
-def _partial_name(final: Path, sha256: str) -> str:
-    # The sha256 in the name: a partial of an older revision is never continued with newer bytes.
-    name = f".{final.name}.{sha256[:16]}.incomplete"
-    # A file name near the 255-byte limit leaves no room for the additions.
-    return name if len(name.encode("utf-8", "surrogatepass")) <= 255 else f".{sha256}.incomplete"
-
-
-def _target(remote: hub.RemoteFile, cache_dir: Path | None, dest_dir: Path | None) -> _Target:
-    if dest_dir is not None:
-        final = Path(dest_dir).expanduser() / remote.filename
-        partial = final.with_name(_partial_name(final, remote.sha256))
-        # The lock lives outside the folder, which then holds nothing but models and partials.
-        lock = lock_dir() / f"{remote.sha256}.lock"
-        return _Target(final, partial, lock, None, None)
-    cache = Path(cache_dir or default_cache_dir()).expanduser()
-    storage = cache / _repo_folder(remote.repo_id)
-    blob = storage / "blobs" / remote.sha256
-    lock = cache / ".locks" / _repo_folder(remote.repo_id) / f"{remote.sha256}.lock"  # huggingface_hub's own lock
-    pointer = storage / "snapshots" / remote.commit / Path(*remote.filename.split("/"))
-    return _Target(blob, blob.with_name(blob.name + ".incomplete"), lock, pointer, storage)
-
-
-def _root(t: _Target, dest_dir: Path | None) -> Path:
-    """The folder every path of this download must stay inside."""
-    return t.storage if t.storage is not None else Path(dest_dir).expanduser()
-
-
-def _ensure_inside(path: Path, root: Path, what: str) -> None:
-    """Refuse a path that a link (or anything else) makes resolve outside `root`."""
-    if not is_inside(path, root):
-        raise DownloadError(
-            f"{what} would be written to {os.path.realpath(path)}, outside {root}: a link in that folder points "
-            f"elsewhere. Nothing was written there; remove the link or choose another folder.", path=str(path))
-
-
-def _link_into_cache(t: _Target, remote: hub.RemoteFile, revision: str) -> Path:
-    """snapshots/<commit>/<file> -> ../../blobs/<sha256>, and refs/<revision>, as huggingface_hub lays them out."""
-    assert t.pointer is not None and t.storage is not None
-    what = f"{remote.repo_id}/{remote.filename}"
-    t.pointer.parent.mkdir(parents=True, exist_ok=True)
-    _ensure_inside(t.pointer.parent, t.storage, what)
-    if not t.pointer.exists():
-        if os.path.islink(t.pointer):  # a dangling link: replaced, never written through
-            t.pointer.unlink()
-        try:
-            os.symlink(os.path.relpath(t.final, t.pointer.parent), t.pointer)
-        except OSError:
-            # No symlinks (Windows without developer mode): huggingface_hub moves the blob
-            # into the snapshot in that case; so do we.
-            os.replace(t.final, t.pointer)
-    _ensure_inside(t.pointer, t.storage, what)
-    if revision != remote.commit:
-        refs = t.storage / "refs" / revision
-        refs.parent.mkdir(parents=True, exist_ok=True)
-        _ensure_inside(refs.parent, t.storage, what)
-        # Written aside and renamed: a link planted at refs/<revision> is replaced, not followed.
-        tmp = refs.with_name(f".{refs.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | files.OPEN_FLAGS, 0o644)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(remote.commit)
-        os.replace(tmp, refs)
-    return t.pointer
-
-
-def _local_copy(repo_id: str, filename: str, revision: str, cache_dir: Path | None,
-                dest_dir: Path | None) -> tuple[Path, str | None] | None:
-    """A file already on disk for this repo/file, with the sha256 it should have if known."""
-    if dest_dir is not None:
-        p = Path(dest_dir).expanduser() / filename
-        return (p, None) if p.is_file() and is_inside(p, Path(dest_dir).expanduser()) else None
-    cache = Path(cache_dir or default_cache_dir()).expanduser()
-    found = try_to_load_from_cache(repo_id, filename, cache_dir=str(cache), revision=revision)
-    # refs/<revision> is a file on disk: what it says is checked like anything else from outside.
-    if isinstance(found, str) and os.path.isfile(found) and is_inside(Path(found), cache / _repo_folder(repo_id)):
-        blob = Path(os.path.realpath(found))
-        return Path(found), (blob.name if is_sha256(blob.name) else None)
-    return None
-
-
 class _Meter:
     """Turns bytes written into throttled Progress reports."""
 
@@ -214,7 +111,7 @@ class _Meter:
         self.samples = deque([(time.monotonic(), 0)])
 
 
-def _transfer(remote: hub.RemoteFile, t: _Target, *, token, retry: hub.RetryPolicy,
+def _transfer(remote: hub.RemoteFile, t: layout.Target, *, token, retry: hub.RetryPolicy,
               cancel: threading.Event, meter: _Meter) -> str:
     """Bring the partial file up to `remote.size` bytes; return the sha256 of all of it.
 
@@ -347,7 +244,7 @@ def _download(repo_id: str, filename: str, *, store: VerifiedStore, revision: st
                                  retry=retry, cancel=cancel)
     except DownloadError as err:
         # Offline or no network: a copy already on disk and verified is still good to use.
-        local = None if isinstance(err, (NotFoundOnHub, AccessDenied)) else _local_copy(
+        local = None if isinstance(err, (NotFoundOnHub, AccessDenied)) else layout.local_copy(
             repo_id, filename, revision, cache_dir, dest_dir)
         if local is None:
             raise
@@ -357,22 +254,22 @@ def _download(repo_id: str, filename: str, *, store: VerifiedStore, revision: st
             raise
         store.verify(path, sha, cancel)
         return Downloaded(path, repo_id, filename, sha, path.stat().st_size, 0, fetched=False)
-    t = _target(remote, cache_dir, dest_dir)
-    root = _root(t, dest_dir)
+    t = layout.target(remote, cache_dir, dest_dir)
+    root = layout.root_of(t, dest_dir)
     for p in (t.final.parent, *(() if t.pointer is None else (t.pointer.parent,))):
-        _ensure_inside(p, root, what)
+        layout.ensure_inside(p, root, what)
     existing = t.final if t.final.exists() else (t.pointer if t.pointer is not None and t.pointer.exists() else None)
     if existing is not None:
-        _ensure_inside(existing, root, what)
+        layout.ensure_inside(existing, root, what)
         try:
             store.verify(existing, remote.sha256, cancel)
-            path = _link_into_cache(t, remote, revision) if t.pointer is not None else existing
+            path = layout.link_into_cache(t, remote, revision) if t.pointer is not None else existing
             return Downloaded(path, repo_id, filename, remote.sha256, remote.size, 0, fetched=False)
         except ChecksumMismatch:
             log.warning("%s on disk is damaged; downloading it again", existing)
             _remove(existing, t, store)
     t.final.parent.mkdir(parents=True, exist_ok=True)
-    _ensure_inside(t.final.parent, root, what)
+    layout.ensure_inside(t.final.parent, root, what)
     t.lock.parent.mkdir(parents=True, exist_ok=True)
     if os.path.islink(t.lock):
         # filelock 3.x opens the lock with O_TRUNC, which through a link empties the link's target;
@@ -387,17 +284,17 @@ def _download(repo_id: str, filename: str, *, store: VerifiedStore, revision: st
         raise DownloadError(f"{what} is already being downloaded by another process.") from exc
 
 
-def _remove(existing: Path, t: _Target, store: VerifiedStore) -> None:
+def _remove(existing: Path, t: layout.Target, store: VerifiedStore) -> None:
     for p in {existing, t.final, *(() if t.pointer is None else (t.pointer,))}:
         store.forget(p)
         p.unlink(missing_ok=True)
 
 
-def _fetch(remote: hub.RemoteFile, t: _Target, root: Path, *, store, revision, token, progress, cancel,
+def _fetch(remote: hub.RemoteFile, t: layout.Target, root: Path, *, store, revision, token, progress, cancel,
            retry) -> Downloaded:
     what = f"{remote.repo_id}/{remote.filename}"
     if t.final.exists():  # finished by another process while we waited for the lock
-        _ensure_inside(t.final, root, what)
+        layout.ensure_inside(t.final, root, what)
         store.verify(t.final, remote.sha256, cancel)
     else:
         if t.pointer is not None and not os.path.lexists(t.partial):
@@ -422,15 +319,15 @@ def _fetch(remote: hub.RemoteFile, t: _Target, root: Path, *, store, revision, t
         os.replace(t.partial, t.final)
         store.clear_partial(what)
         # Checked above already; checked again on the finished file, in case the folder changed meanwhile.
-        _ensure_inside(t.final, root, what)
+        layout.ensure_inside(t.final, root, what)
         log.info("%s downloaded and verified (%d bytes, resumed from %d)", what, remote.size, start)
-        path = _link_into_cache(t, remote, revision) if t.pointer is not None else t.final
+        path = layout.link_into_cache(t, remote, revision) if t.pointer is not None else t.final
         return Downloaded(path, remote.repo_id, remote.filename, remote.sha256, remote.size, start, fetched=True)
-    path = _link_into_cache(t, remote, revision) if t.pointer is not None else t.final
+    path = layout.link_into_cache(t, remote, revision) if t.pointer is not None else t.final
     return Downloaded(path, remote.repo_id, remote.filename, remote.sha256, remote.size, 0, fetched=False)
 
 
-def _adopt_orphans(t: _Target, size: int) -> None:
+def _adopt_orphans(t: layout.Target, size: int) -> None:
     """Continue from what a killed hf_hub_download left ("<sha256>.<random>.incomplete"):
     it never goes back to those files itself. Safe because we hold the same lock it
     takes before writing one. Only plain files: a link there is nobody's partial."""
@@ -452,12 +349,12 @@ def _adopt_orphans(t: _Target, size: int) -> None:
 def download_catalog_file(cfile: CatalogFile, **kwargs) -> Downloaded:
     """Download a catalog file from its first source that has it; later sources are
     fallbacks for a repository (or file) that is missing, private or gated."""
-    for source in cfile.sources:  # before _local_copy joins them onto a folder
+    for source in cfile.sources:  # before layout.local_copy joins them onto a folder
         check_repo_id(source.repo_id)
         check_filename(source.filename, source.repo_id)
     errors: list[DownloadError] = []
     # A source already on disk goes first: no second copy of the same model, and it works offline.
-    sources = sorted(cfile.sources, key=lambda s: _local_copy(
+    sources = sorted(cfile.sources, key=lambda s: layout.local_copy(
         s.repo_id, s.filename, kwargs.get("revision", "main"), kwargs.get("cache_dir"), kwargs.get("dest_dir")) is None)
     for source in sources:
         try:
