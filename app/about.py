@@ -34,6 +34,9 @@ KNOWN = {
     "lxml": ("lxml", "BSD-3-Clause"),
     "charset-normalizer": ("charset-normalizer", "MIT"),
     "bm25s": ("bm25s", "MIT"),
+    "starlette": ("Starlette", "BSD-3-Clause"),
+    "uvicorn": ("Uvicorn", "BSD-3-Clause"),
+    "keyring": ("keyring", "MIT"),
 }
 LIBRARIES = list(KNOWN)
 
