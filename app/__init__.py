@@ -9,6 +9,6 @@ CLI_COMMANDS = {
     "ask": "ask one question and stream the reasoning and the answer",
     "models": "list, download, inspect and import models",
     "threads": "list, show or export the window's threads",
-    "engines": "check a model server (llama.cpp, vLLM, Ollama, OpenRouter) for ask --engine",
+    "engines": "saved model servers (llama.cpp, vLLM, Ollama, OpenRouter) for ask --engine: list, add, test, remove",
     "serve": "serve a model to other programs on this computer with OpenAI's chat API",
 }
