@@ -38,7 +38,17 @@ from app.core.errors import AppError, ContextOverflow, PromptError
 from app.core.serve import reply
 from app.core.serve.chat_request import ChatRequest, parse_body, parse_chat_request
 from app.core.serve.errors import ApiError, bad_request, server_error
-from app.core.serve.worker import ENDED, STARTED, Job, QueueFull, Refused, ServerStopping, Worker
+from app.core.serve.worker import (
+    ENDED,
+    STARTED,
+    Job,
+    JobRunner,
+    NoModel,
+    QueueFull,
+    Refused,
+    ServedModel,
+    ServerStopping,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +58,14 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
 _DISCONNECTED = object()
 
 
-def create_app(worker: Worker, names: Sequence[str], context_size: int, *, token: str | None = None,
-               cors_origins: Sequence[str] = (), max_body: int = MAX_BODY_BYTES) -> Starlette:
-    """The ASGI app for one model behind `worker`. `names` are what the model answers to
-    (the first is the one listed and echoed). With `token`, every request needs
+def create_app(worker: JobRunner, *, token: str | None = None, cors_origins: Sequence[str] = (),
+               max_body: int = MAX_BODY_BYTES) -> Starlette:
+    """The ASGI app for the model behind `worker`: whichever `worker.served()` names at the
+    time of each request (the window's model can change). With `token`, every request needs
     "Authorization: Bearer <token>"; without one, only requests addressed to a loopback
     name are served (a web page cannot reach the server by pointing a name it controls
     at 127.0.0.1). CORS headers are sent only for `cors_origins`."""
-    api = _Api(worker, tuple(names), context_size, max_body)
+    api = _Api(worker, max_body)
     routes = [
         Route("/v1/models", api.models, methods=["GET"]),
         Route("/v1/models/{model:path}", api.model, methods=["GET"]),
@@ -105,25 +115,31 @@ def _host_name(value: str) -> str:
 
 
 class _Api:
-    def __init__(self, worker: Worker, names: tuple[str, ...], context_size: int, max_body: int) -> None:
+    def __init__(self, worker: JobRunner, max_body: int) -> None:
         self.worker = worker
-        self.names = names
-        self.context_size = context_size
         self.max_body = max_body
         self.created = int(time.time())
 
-    def _model_card(self) -> dict:
-        return {"id": self.names[0], "object": "model", "created": self.created, "owned_by": "ponder",
-                "context_length": self.context_size}
+    def _model_card(self, served: ServedModel) -> dict:
+        return {"id": served.names[0], "object": "model", "created": self.created, "owned_by": "ponder",
+                "context_length": served.context_size}
+
+    def _served(self) -> ServedModel:
+        served = self.worker.served()
+        if served is None:
+            raise api_error_from(NoModel())
+        return served
 
     async def models(self, request: Request) -> Response:
-        return JSONResponse({"object": "list", "data": [self._model_card()]})
+        served = self.worker.served()  # none loaded: an empty list, as OpenAI-compatible servers send
+        return JSONResponse({"object": "list", "data": [self._model_card(served)] if served else []})
 
     async def model(self, request: Request) -> Response:
-        if request.path_params["model"] not in self.names:
+        served = self.worker.served()
+        if served is None or request.path_params["model"] not in served.names:
             raise ApiError(404, f"The model {request.path_params['model'][:200]!r} is not served here.",
                            code="model_not_found")
-        return JSONResponse(self._model_card())
+        return JSONResponse(self._model_card(served))
 
     async def health(self, request: Request) -> Response:
         running, waiting = self.worker.busy()
@@ -149,7 +165,7 @@ class _Api:
             # Also keeps a web page's plain form post (no CORS preflight) from starting work.
             raise ApiError(415, "Send the body as JSON with the header 'Content-Type: application/json'.")
         body = await _read_body(request, self.max_body)
-        return _ChatResponse(self.worker, parse_chat_request(parse_body(body), self.names))
+        return _ChatResponse(self.worker, parse_chat_request(parse_body(body), self._served().names))
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -183,13 +199,15 @@ def api_error_from(exc: AppError) -> ApiError:
         return bad_request(exc.user_message, "messages")
     if isinstance(exc, ServerStopping):
         return server_error(exc.user_message, "server_stopping", status=503)
+    if isinstance(exc, NoModel):
+        return server_error(exc.user_message, "model_not_loaded", status=503)
     return server_error(exc.user_message)
 
 
 class _ChatResponse(Response):
     """Runs one chat request through the worker and writes its reply as it comes."""
 
-    def __init__(self, worker: Worker, req: ChatRequest) -> None:
+    def __init__(self, worker: JobRunner, req: ChatRequest) -> None:
         self.worker = worker
         self.req = req
         self.background = None
@@ -212,7 +230,7 @@ class _ChatResponse(Response):
                 f"The server is busy: {self.worker.max_waiting} requests are already waiting. Try again in "
                 f"{RETRY_AFTER_SECONDS} seconds.", "queue_full", status=503))(scope, receive, send)
             return
-        except ServerStopping as exc:
+        except (ServerStopping, NoModel) as exc:
             await _error_response(api_error_from(exc))(scope, receive, send)
             return
         watcher = asyncio.create_task(_watch(receive, job, items))
@@ -240,7 +258,7 @@ async def _watch(receive: Receive, job: Job, items: asyncio.Queue) -> None:
             return
 
 
-async def _whole(req: ChatRequest, job: Job, items: asyncio.Queue, send: Send, worker: Worker) -> None:
+async def _whole(req: ChatRequest, job: Job, items: asyncio.Queue, send: Send, worker: JobRunner) -> None:
     shaper = reply.ReplyShaper(req.stops, req.raw_reasoning)
     cid, created = reply.completion_id(), int(time.time())
     while True:
@@ -262,7 +280,7 @@ async def _whole(req: ChatRequest, job: Job, items: asyncio.Queue, send: Send, w
                       else JSONResponse(reply.completion(cid, req.model, shaper, created)))
 
 
-def _failure(shaper: reply.ReplyShaper, job: Job, worker: Worker) -> ApiError | None:
+def _failure(shaper: reply.ReplyShaper, job: Job, worker: JobRunner) -> ApiError | None:
     """Why a finished reply is not a reply: the engine failed, or the server is stopping."""
     if shaper.error is not None and not shaper.stopped:
         return server_error(shaper.error)
@@ -278,7 +296,7 @@ class _Stream:
     """Server-sent events: a role chunk once the prompt fits, a chunk per piece of text,
     a last chunk with the finish reason, the usage chunk if asked for, then [DONE]."""
 
-    def __init__(self, req: ChatRequest, job: Job, items: asyncio.Queue, send: Send, worker: Worker) -> None:
+    def __init__(self, req: ChatRequest, job: Job, items: asyncio.Queue, send: Send, worker: JobRunner) -> None:
         self.req, self.job, self.items, self.send, self.worker = req, job, items, send, worker
         self.cid, self.created = reply.completion_id(), int(time.time())
         self.usage = req.include_usage

@@ -26,7 +26,7 @@ from app.core.engine_contract import Engine
 from app.core.errors import AppError
 from app.core.serve import DEFAULT_HOST, DEFAULT_PORT
 from app.core.serve.asgi import MAX_BODY_BYTES, create_app
-from app.core.serve.worker import MAX_WAITING, Worker
+from app.core.serve.worker import MAX_WAITING, JobRunner, Worker
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,14 @@ def resolve_token(host: str, token_env: str | None, environ: Mapping[str, str] =
     return token
 
 
+class PortInUse(AppError):
+    """Another program (or another Ponder) listens on the port already."""
+
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__(f"Port {port} on {host} is already in use; choose another with --port.")
+        self.host, self.port = host, port
+
+
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket on host:port (port 0: any free one). Raises AppError."""
     try:
@@ -84,7 +92,7 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
-            raise AppError(f"Port {port} on {host} is already in use; choose another with --port.") from None
+            raise PortInUse(host, port) from None
         raise AppError(f"Could not listen on {host} port {port}: {exc.strerror or exc}.") from None
     sock.setblocking(False)
     return sock
@@ -94,22 +102,26 @@ class LocalServer:
     """The OpenAI-compatible server for one engine, on one socket.
 
     `serve_forever` runs it on this thread until Ctrl+C (the CLI); `start` runs it on a
-    thread of its own until `stop` (tests, and later the window). Either way, stopping
-    cancels the reply being generated and answers waiting requests with 503, so it never
-    waits on a long generation. The engine stays the caller's to close."""
+    thread of its own until `stop` (tests, and the window). Either way, stopping cancels
+    the reply being generated and answers waiting requests with 503, so it never waits on
+    a long generation. The engine stays the caller's to close.
 
-    def __init__(self, engine: Engine, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
-                 token: str | None = None, cors_origins: Sequence[str] = (), max_waiting: int = MAX_WAITING,
-                 max_body: int = MAX_BODY_BYTES, names: Sequence[str] | None = None,
+    With `engine`, a Worker thread of the server's own owns it (headless). With `runner`
+    instead, requests go to a runner that already has a thread owning a model (the
+    window's, shared with its own chats)."""
+
+    def __init__(self, engine: Engine | None = None, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
+                 runner: JobRunner | None = None, token: str | None = None, cors_origins: Sequence[str] = (),
+                 max_waiting: int = MAX_WAITING, max_body: int = MAX_BODY_BYTES, names: Sequence[str] | None = None,
                  sock: socket.socket | None = None) -> None:
         if token is None and not is_loopback(host):
             raise AppError(f"Listening on {host} needs a token (see --token-env).")
+        if (engine is None) == (runner is None):
+            raise ValueError("give an engine or a runner")
         self.engine = engine
         self.host = host
-        self.worker = Worker(engine, max_waiting)
-        self.names = tuple(names) if names else served_names(engine.name)
-        app = create_app(self.worker, self.names, engine.context_size, token=token, cors_origins=cors_origins,
-                         max_body=max_body)
+        self.worker: JobRunner = runner if runner is not None else Worker(engine, max_waiting, names)
+        app = create_app(self.worker, token=token, cors_origins=cors_origins, max_body=max_body)
         self._socket = sock if sock is not None else bind(host, port)  # `sock`: bound by the caller already
         self.port = self._socket.getsockname()[1]
         config = uvicorn.Config(app, http="h11", ws="none", lifespan="off", log_config=None, access_log=False,
@@ -159,17 +171,11 @@ class LocalServer:
         self.stop()
 
 
-def served_names(name: str) -> tuple[str, ...]:
-    """What the model answers to: its file name, and the same without '.gguf'."""
-    stem = name[:-5] if name.lower().endswith(".gguf") else None
-    return (name, stem) if stem else (name,)
-
-
 class _Uvicorn(uvicorn.Server):
     """uvicorn that cancels the generations in flight as soon as it is asked to stop:
     by default it would wait for every open response to finish first."""
 
-    def __init__(self, config: uvicorn.Config, worker: Worker) -> None:
+    def __init__(self, config: uvicorn.Config, worker: JobRunner) -> None:
         super().__init__(config)
         self.worker = worker
         self.ready = threading.Event()

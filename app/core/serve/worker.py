@@ -6,6 +6,10 @@ goes through this thread. Requests wait in a bounded line: past `max_waiting`, `
 refuses at once (the server answers 503) rather than letting waits grow without end.
 A request's `cancel` event stops its generation (the engine checks it every token and
 between prompt batches); a request cancelled while still waiting leaves the line.
+
+The HTTP side (asgi.py) needs only the JobRunner methods, so the window can run the same
+jobs on the thread that already owns its model (app/ui/serve/window_runner.py) instead of
+a second thread with a second engine.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from app.core.engine_contract import Engine
 from app.core.errors import AppError, GenerationError
@@ -65,10 +70,56 @@ class ServerStopping(AppError):
         super().__init__("The server is stopping, so this request was not answered.")
 
 
+class NoModel(AppError):
+    def __init__(self) -> None:
+        super().__init__("No model is loaded in Ponder. Load one in Ponder's window, then try again.")
+
+
+@dataclass(frozen=True, slots=True)
+class ServedModel:
+    """What the model answers to (the first name is the one listed) and its context size."""
+
+    names: tuple[str, ...]
+    context_size: int
+
+
+def served_names(name: str) -> tuple[str, ...]:
+    """What the model answers to: its file name, and the same without '.gguf'."""
+    stem = name[:-5] if name.lower().endswith(".gguf") else None
+    return (name, stem) if stem else (name,)
+
+
+class JobRunner(Protocol):
+    """Runs jobs on the one thread that owns the model, first come first served, with a
+    bounded line. Worker is the headless one; the window has its own."""
+
+    max_waiting: int
+
+    @property
+    def stopping(self) -> bool: ...
+
+    def served(self) -> ServedModel | None:
+        """The model requests go to now; None when none is loaded."""
+
+    def start(self) -> None: ...
+
+    def submit(self, job: Job) -> int:
+        """Put `job` in line (see Worker.submit); raises QueueFull, ServerStopping or NoModel."""
+
+    def withdraw(self, job: Job) -> None: ...
+
+    def busy(self) -> tuple[bool, int]: ...
+
+    def wait_until(self, predicate: Callable[[bool, int], bool], timeout: float | None = None) -> bool: ...
+
+    def stop(self, timeout: float | None = None) -> None: ...
+
+
 class Worker:
-    def __init__(self, engine: Engine, max_waiting: int = MAX_WAITING) -> None:
+    def __init__(self, engine: Engine, max_waiting: int = MAX_WAITING, names: tuple[str, ...] | None = None) -> None:
         self.engine = engine
         self.max_waiting = max_waiting
+        self._served = ServedModel(tuple(names) if names else served_names(engine.name), engine.context_size)
         self._waiting: collections.deque[Job] = collections.deque()
         self._current: Job | None = None
         self._stopping = False
@@ -77,6 +128,9 @@ class Worker:
 
     def start(self) -> None:
         self._thread.start()
+
+    def served(self) -> ServedModel:
+        return self._served
 
     def submit(self, job: Job) -> int:
         """Put `job` in line; returns how many jobs are ahead of it (the one running
@@ -120,7 +174,7 @@ class Worker:
             self._changed.notify_all()
         for job in waiting:
             job.cancel.set()
-            self._send_refused(job, ServerStopping())
+            send_refused(job, ServerStopping())
         if self._thread.is_alive():
             self._thread.join(timeout)
 
@@ -144,37 +198,43 @@ class Worker:
                     self._changed.notify_all()
 
     def _run(self, job: Job) -> None:
-        if job.cancel.is_set():  # its client left while it waited
-            job.deliver(ENDED)
-            return
-        reset = getattr(self.engine, "reset", None)  # only engines with a local cache have one
-        try:
-            if job.fresh_prompt and reset is not None:
-                reset()
-            events = self.engine.stream(job.messages, job.params, job.cancel)
-        except AppError as exc:
-            self._send_refused(job, exc)
-            return
-        except Exception as exc:  # an engine bug must not take the worker down with it
-            log.exception("the engine failed before generating")
-            self._send_refused(job, GenerationError(f"Generation failed: {exc}"))
-            return
-        try:
-            job.deliver(STARTED)
-            for ev in events:
-                if ev.kind != "rate":
-                    job.deliver(ev)
-        except Exception as exc:
-            log.exception("the engine failed while generating")
-            job.cancel.set()
-            job.deliver(ErrorEvent(f"Generation failed: {exc}", "GenerationError"))
-        finally:
-            close = getattr(events, "close", None)
-            if close is not None:
-                close()  # a generator left early still runs its cleanup now, on this thread
-            job.deliver(ENDED)
+        run_job(self.engine, job)
 
-    @staticmethod
-    def _send_refused(job: Job, error: AppError) -> None:
-        job.deliver(Refused(error))
+
+def send_refused(job: Job, error: AppError) -> None:
+    job.deliver(Refused(error))
+    job.deliver(ENDED)
+
+
+def run_job(engine: Engine, job: Job) -> None:
+    """Run one job on the calling thread, which must be the one that owns `engine`;
+    ENDED is always delivered last."""
+    if job.cancel.is_set():  # its client left while it waited
+        job.deliver(ENDED)
+        return
+    reset = getattr(engine, "reset", None)  # only engines with a local cache have one
+    try:
+        if job.fresh_prompt and reset is not None:
+            reset()
+        events = engine.stream(job.messages, job.params, job.cancel)
+    except AppError as exc:
+        send_refused(job, exc)
+        return
+    except Exception as exc:  # an engine bug must not take the worker down with it
+        log.exception("the engine failed before generating")
+        send_refused(job, GenerationError(f"Generation failed: {exc}"))
+        return
+    try:
+        job.deliver(STARTED)
+        for ev in events:
+            if ev.kind != "rate":
+                job.deliver(ev)
+    except Exception as exc:
+        log.exception("the engine failed while generating")
+        job.cancel.set()
+        job.deliver(ErrorEvent(f"Generation failed: {exc}", "GenerationError"))
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()  # a generator left early still runs its cleanup now, on this thread
         job.deliver(ENDED)
