@@ -28,6 +28,31 @@ from app.core.documents import counting
 log = logging.getLogger(__name__)
 
 EngineFactory = Callable[[Path, LoadParams], Engine]
+RemoteOpener = Callable[[], Engine]  # opens a model server (network I/O: called on the worker's thread)
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteFacts:
+    """What the window shows of a model server in use: where prompts go, what it can do."""
+
+    connection: str  # the saved connection's name
+    where: str  # scheme://host:port
+    server: str  # "vLLM", "llama.cpp server"...
+    model: str
+    context_size: int
+    context_known: bool = True  # False: the server does not say; the size is assumed
+    counts_estimated: bool = False  # token counts are estimates (no tokenizer on the server)
+    supports_answer_now: bool = False
+
+    @property
+    def key(self) -> str:
+        """What documents' stored token counts are keyed by: whose tokenizer counted them."""
+        return f"{self.where}#{self.model}"
+
+    @classmethod
+    def of(cls, connection: str, engine) -> RemoteFacts:
+        return cls(connection, engine.where, engine.info.label, engine.model, engine.context_size,
+                   engine.context_known, engine.counts_estimated, engine.supports_answer_now)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +95,15 @@ class GenerationWorker(QObject):
     load_planned = Signal(object)  # LoadPlan: layout, hardware, resolved layers (before loading)
     retry_suggested = Signal(int)  # after running out of memory: layers the estimate says fit
     load_progress = Signal(int)  # percent of the weights loaded
+    remote_opened = Signal(int, object)  # ticket, RemoteFacts: replies now come from that server
+    remote_failed = Signal(int, str)  # ticket, why; replies come from the local model again
 
     def __init__(self, factory: EngineFactory = llama_factory, closing: threading.Event | None = None) -> None:
         super().__init__()
         self._factory = factory
         self._closing = closing or threading.Event()
-        self._engine: Engine | None = None
+        self._engine: Engine | None = None  # the local model
+        self._remote: Engine | None = None  # a model server; while open, it answers instead
         self._plan: LoadPlan | None = None  # the loaded engine's
         self._layouts: dict[tuple, ModelLayout] = {}
 
@@ -156,7 +184,7 @@ class GenerationWorker(QObject):
         return replace(hw, devices=tuple(grown if d is first else d for d in hw.devices))
 
     def _make_room(self) -> None:
-        self.close()
+        self._close_local()
         self.room_made.emit()
 
     def _loading(self, fraction: float) -> bool:
@@ -178,17 +206,50 @@ class GenerationWorker(QObject):
                 f"{plan.n_ctx:,}-token context need about {gb(est.gpu_bytes)} on {gpu}, which had "
                 f"{gb(est.gpu_free)} free (weights {gb(est.gpu_weights)}, context cache {gb(est.gpu_kv)}).")
 
+    @Slot(int, str, object)
+    def open_remote(self, ticket: int, name: str, opener: RemoteOpener) -> None:
+        """Open a model server (probing it takes a few round trips, bounded by timeouts);
+        from then on it answers, and the local model stays loaded for when it is chosen
+        again. A failure closes any server open before: the local model answers."""
+        if self._closing.is_set():
+            return
+        try:
+            engine = opener()
+        except AppError as exc:
+            self.use_local()
+            self.remote_failed.emit(ticket, exc.user_message)
+            return
+        except Exception as exc:  # never let a failed connection kill the worker thread
+            log.exception("opening a model server failed")
+            self.use_local()
+            self.remote_failed.emit(ticket, f"The server could not be used: {exc}")
+            return
+        self.use_local()
+        self._remote = engine
+        self.remote_opened.emit(ticket, RemoteFacts.of(name, engine))
+
+    @Slot()
+    def use_local(self) -> None:
+        """The local model answers again; the server's connection is closed."""
+        if self._remote is not None:
+            remote, self._remote = self._remote, None
+            remote.close()
+
+    def _active(self) -> Engine | None:
+        return self._remote if self._remote is not None else self._engine
+
     @Slot(int, object, object, object, object)
     def generate(self, request_id: int, messages: list, params: GenParams,
                  cancel: threading.Event, answer_now: threading.Event) -> None:
-        if self._engine is None:
+        engine = self._active()
+        if engine is None:
             self.generation_failed.emit(request_id, "No model is loaded. Choose a model first.")
             return
         try:
             # Each event goes out at once (a queued signal costs microseconds); the
             # controller coalesces them into ~30 Hz view updates. Holding them here
             # instead would strand the last few whenever the model pauses.
-            for event in self._engine.stream(messages, params, cancel, answer_now):
+            for event in engine.stream(messages, params, cancel, answer_now):
                 self.events_ready.emit(request_id, [event])
         except AppError as exc:
             self.generation_failed.emit(request_id, exc.user_message)
@@ -202,30 +263,32 @@ class GenerationWorker(QObject):
     @Slot(int, object)
     def count(self, request_id: int, messages: list) -> None:
         """Measure a conversation with the loaded model's tokenizer (for the context meter)."""
-        if self._engine is None:
+        engine = self._active()
+        if engine is None:
             return
         try:
-            self.prompt_counted.emit(request_id, self._engine.count_prompt_tokens(messages), self._engine.context_size)
+            self.prompt_counted.emit(request_id, engine.count_prompt_tokens(messages), engine.context_size)
         except Exception:  # a meter reading is never worth an error dialog
             log.exception("token count failed")
 
     @Slot(int, object)
     def count_documents(self, request_id: int, docs: list) -> None:
         """Whole-text token counts for attachment chips, with the loaded model's tokenizer."""
-        if self._engine is None:
+        engine = self._active()
+        if engine is None:
             return
         try:
-            self.documents_counted.emit(request_id, counting.count_documents(self._engine, docs))
+            self.documents_counted.emit(request_id, counting.count_documents(engine, docs))
         except Exception:  # a chip without a count is better than an error
             log.exception("document token count failed")
 
     @Slot(int, object, object, object)
     def plan_documents(self, request_id: int, request: Request, docs: list, known: dict) -> None:
         """Fit documents into the context for a question about to be sent."""
-        if self._engine is None:
+        e = self._active()
+        if e is None:
             self.documents_planned.emit(request_id, None, None)
             return
-        e = self._engine
         try:
             plan, fitted = fit_documents(request, docs, e.count_prompt_tokens, e.count_tokens, e.context_size, known)
         except Exception:
@@ -235,6 +298,10 @@ class GenerationWorker(QObject):
 
     @Slot()
     def close(self) -> None:
+        self.use_local()
+        self._close_local()
+
+    def _close_local(self) -> None:
         if self._engine is not None:
             self._engine.close()
             self._engine = self._plan = None

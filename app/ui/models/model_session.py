@@ -17,7 +17,14 @@ from PySide6.QtCore import QObject, Qt, QThread, Signal
 from app.core.conversation import Request
 from app.core.engine_contract import LoadParams
 from app.core.types import Message
-from app.ui.models.generation_worker import EngineFactory, GenerationWorker, LoadedModel, llama_factory
+from app.ui.models.generation_worker import (
+    EngineFactory,
+    GenerationWorker,
+    LoadedModel,
+    RemoteFacts,
+    RemoteOpener,
+    llama_factory,
+)
 from app.ui.settings.app_settings import AppSettings
 from app.ui.thread_exit import end_thread
 
@@ -48,12 +55,16 @@ class ModelSession(QObject):
     prompt_counted = Signal(int, int, int)  # request id, tokens, context size
     documents_counted = Signal(int, object)  # request id, token counts
     documents_planned = Signal(int, object, object)  # request id, ContextPlan, Request (or None, None)
+    engine_changed = Signal(object)  # RemoteFacts of the model server answering now, or None: this computer
+    remote_failed = Signal(str, str)  # connection name, why it cannot be used (this computer answers)
 
     _load_requested = Signal(str, object)
     _count_requested = Signal(int, object)
     _count_documents_requested = Signal(int, object)
     _plan_requested = Signal(int, object, object, object)
     _generate_requested = Signal(int, object, object, object, object)
+    _open_remote_requested = Signal(int, str, object)
+    _use_local_requested = Signal()
 
     def __init__(self, settings: AppSettings, factory: EngineFactory = llama_factory) -> None:
         super().__init__()
@@ -74,6 +85,14 @@ class ModelSession(QObject):
         self.template_problem: str | None = None
         self._generating: int | None = None  # request id of the reply being generated
         self._next_request = 0
+        # A model server in use (remote) or being opened (connecting) answers instead of the
+        # local model, which stays loaded; the local model's own state is kept for when it
+        # is chosen again (shown while no server is in use).
+        self.remote: RemoteFacts | None = None
+        self.connecting: str | None = None
+        self._ticket = 0  # the latest server asked for: an older one's answer is stale
+        self._local_shown: tuple[str, str] = ("none", "No model loaded")
+        self._local_stale = False  # load settings changed while a server answered
         self._closing = threading.Event()  # set when the window closes: a load under way stops
         self._thread = QThread()
         self._thread.setObjectName("generation")
@@ -87,6 +106,10 @@ class ModelSession(QObject):
         self._count_requested.connect(w.count)
         self._count_documents_requested.connect(w.count_documents)
         self._plan_requested.connect(w.plan_documents)
+        self._open_remote_requested.connect(w.open_remote)
+        self._use_local_requested.connect(w.use_local)
+        w.remote_opened.connect(self._on_remote_opened)
+        w.remote_failed.connect(self._on_remote_failed)
         w.model_loaded.connect(self._on_model_loaded)
         w.model_failed.connect(self._on_model_failed)
         w.load_planned.connect(self._on_load_planned)
@@ -109,6 +132,7 @@ class ModelSession(QObject):
     # again with the settings it had (restoring).
 
     def load_model(self, path: str) -> None:
+        self.use_local()  # choosing a model file means this computer answers
         s = self.settings.value
         self._load(path, LoadParams(n_gpu_layers=s.n_gpu_layers, n_ctx=s.context_size))
 
@@ -119,7 +143,7 @@ class ModelSession(QObject):
         self._retry = None
         self._pending += 1
         again = " again" if restoring else ""
-        self.model_changed.emit("loading", f"Loading {Path(path).name}{again}…")
+        self._show("loading", f"Loading {Path(path).name}{again}…")
         self._load_requested.emit(path, params)
 
     @property
@@ -128,7 +152,7 @@ class ModelSession(QObject):
 
     def _on_load_progress(self, percent: int) -> None:
         if self.loading_path:
-            self.model_changed.emit("loading", f"Loading {Path(self.loading_path).name}… {percent}%")
+            self._show("loading", f"Loading {Path(self.loading_path).name}… {percent}%")
 
     def _on_load_planned(self, plan) -> None:
         self.load_plan = plan
@@ -154,7 +178,7 @@ class ModelSession(QObject):
         self._keep_settings(loaded.params)
         if not restored and loaded.path != self.settings.value.model_path:  # reopen it at the next start
             self.settings.update(model_path=loaded.path)
-        self.model_changed.emit("ready", loaded.name)
+        self._show("ready", loaded.name)
         if loaded.template_problem:
             self.notice.emit(loaded.template_problem)
 
@@ -177,17 +201,18 @@ class ModelSession(QObject):
             self.load_plan = plan  # the slider shows what is loaded, not what failed
             self.load_planned.emit(plan)
             self.load_failed.emit(LoadFailure(failed, message, retry, self.model_name, file_problem=file_problem))
-            self.model_changed.emit("ready", self.model_name)
+            self._show("ready", self.model_name)
             return
         self.model_path, self.model_name, self.context_size, self._working = None, "", 0, (None, None)
         self.load_failed.emit(LoadFailure(failed, message, retry, file_problem=file_problem))
-        self.model_changed.emit("failed", message)
+        self._show("failed", message)
 
     def retry_failed(self, layers: int | None = None) -> bool:
         """Load the file that failed last again, as it was asked for (with `layers` on the
         GPU when given: the out-of-memory retry). False when there is nothing to retry."""
         if self.failed_path is None or self.generating:
             return False
+        self.use_local()
         s = self.settings.value
         params = self._failed_params or LoadParams(n_gpu_layers=s.n_gpu_layers, n_ctx=s.context_size)
         if layers is not None:
@@ -217,14 +242,76 @@ class ModelSession(QObject):
 
     def _settings_changed(self, new, old) -> None:
         reload = (new.context_size, new.n_gpu_layers) != (old.context_size, old.n_gpu_layers)
+        if reload and self.on_server:
+            self._local_stale = True  # reloaded when this computer is chosen again
+            return
         target = self.loading_path or self.model_path
         if reload and target and not self._quiet and not self.generating:
             self.load_model(target)
 
     @property
     def model_ready(self) -> bool:
-        """A model is loaded and no other is loading (the worker would answer after the load)."""
+        """A model is loaded and no other is loading (the worker would answer after the load),
+        or a model server is open."""
+        if self.on_server:
+            return self.remote is not None and self.connecting is None
         return self.context_size > 0 and self.model_path is not None and self.loading_path is None
+
+    @property
+    def engine_key(self) -> str | None:
+        """Whose tokenizer counts now: the local file, or the server and its model."""
+        return self.remote.key if self.on_server and self.remote else self.model_path
+
+    # -- a model server instead of the local model ---------------------------------------------
+
+    def _show(self, state: str, text: str) -> None:
+        """The local model's state, shown while no server answers instead."""
+        self._local_shown = (state, text)
+        if not self.on_server:
+            self.model_changed.emit(state, text)
+
+    @property
+    def on_server(self) -> bool:
+        """A model server answers (or is being opened to) instead of the local model."""
+        return self.remote is not None or self.connecting is not None
+
+    def use_remote(self, name: str, opener: RemoteOpener) -> None:
+        """Let connection `name` answer: `opener` opens it on the worker's thread. Answered
+        by engine_changed(RemoteFacts) and model_changed("ready"), or remote_failed."""
+        self._ticket += 1
+        self.connecting = name
+        self.model_changed.emit("loading", f"Connecting to {name}…")
+        self._open_remote_requested.emit(self._ticket, name, opener)
+
+    def use_local(self) -> None:
+        """This computer answers again (the local model, as it was left)."""
+        if not self.on_server:
+            return
+        self._ticket += 1  # a server still being opened is dropped when it answers
+        self.remote = self.connecting = None
+        self._use_local_requested.emit()
+        self.engine_changed.emit(None)
+        self.model_changed.emit(*self._local_shown)
+        target = self.loading_path or self.model_path
+        if self._local_stale and target and not self.generating:
+            self._local_stale = False
+            self.load_model(target)  # with the layers and context chosen meanwhile
+
+    def _on_remote_opened(self, ticket: int, facts: RemoteFacts) -> None:
+        if ticket != self._ticket:
+            return
+        self.connecting, self.remote = None, facts
+        self.engine_changed.emit(facts)
+        self.model_changed.emit("ready", facts.model)
+
+    def _on_remote_failed(self, ticket: int, message: str) -> None:
+        if ticket != self._ticket:
+            return
+        name = self.connecting or (self.remote.connection if self.remote else "")
+        self.remote = self.connecting = None
+        self.engine_changed.emit(None)
+        self.remote_failed.emit(name, message)
+        self.model_changed.emit(*self._local_shown)
 
     # -- requests to the model ---------------------------------------------------------------
 
