@@ -46,6 +46,12 @@ class Settings:
     theme: str = "system"  # "system", "light", "dark"
     models_dir: str = ""
     model_path: str = ""
+    # The local server for other apps (app/ui/serve): off until turned on, and only this
+    # computer can reach it unless another address is set (which then needs a token).
+    serve_enabled: bool = False
+    serve_host: str = "127.0.0.1"
+    serve_port: int = 8765
+    serve_cors_origins: tuple[str, ...] = ()  # web pages allowed to call it (none: browsers are refused)
     extra: dict = field(default_factory=dict)
 
     def gen_params(self, **overrides) -> GenParams:
@@ -90,6 +96,17 @@ def _text(path: bool = False) -> Callable[[object], object]:
     return check
 
 
+def _host(value: object) -> object:
+    ok = isinstance(value, str) and 0 < len(value) <= 255 and value.isprintable() and " " not in value
+    return value if ok else _BAD
+
+
+def _origins(value: object) -> object:
+    ok = (isinstance(value, list) and len(value) <= 32
+          and all(isinstance(v, str) and 0 < len(v) <= 200 and v.isprintable() for v in value))
+    return tuple(value) if ok else _BAD
+
+
 def _choice(*options: str) -> Callable[[object], object]:
     return lambda value: value if value in options else _BAD
 
@@ -108,6 +125,10 @@ RULES: dict[str, tuple[Callable[[object], object], str]] = {
     "theme": (_choice("system", "light", "dark"), '"system", "light" or "dark"'),
     "models_dir": (_text(path=True), "a folder path"),
     "model_path": (_text(path=True), "a file path"),
+    "serve_enabled": (lambda v: v if isinstance(v, bool) else _BAD, "true or false"),
+    "serve_host": (_host, "an address such as 127.0.0.1"),
+    "serve_port": (_whole(1, 65535), "a port number from 1 to 65535"),
+    "serve_cors_origins": (_origins, "a list of web addresses"),
     "extra": (lambda v: v if isinstance(v, dict) else _BAD, "a JSON object"),
 }
 

@@ -150,3 +150,17 @@ def test_the_cli_reads_a_settings_file_of_the_wrong_shape(app_home):
     proc = subprocess.run([sys.executable, "-m", "app", "models", "list", "--json"], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_the_local_server_settings_are_off_by_default_and_read_back(tmp_path):
+    assert (Settings().serve_enabled, Settings().serve_host, Settings().serve_port) == (False, "127.0.0.1", 8765)
+    chosen = Settings(serve_enabled=True, serve_host="0.0.0.0", serve_port=9000,
+                      serve_cors_origins=("http://localhost:3000",))
+    save_settings(tmp_path, chosen)
+    assert load_settings(tmp_path) == chosen
+    write(tmp_path, json.dumps({"settings": {"serve_enabled": "yes", "serve_host": "my host", "serve_port": 70000,
+                                             "serve_cors_origins": "http://x"}}))
+    loaded = read_settings(tmp_path)
+    assert loaded.settings == Settings()
+    assert [p.split(" ")[0] for p in loaded.problems] == ["serve_enabled", "serve_host", "serve_port",
+                                                         "serve_cors_origins"]
