@@ -296,6 +296,16 @@ class GenerationWorker(QObject):
             plan, fitted = None, None
         self.documents_planned.emit(request_id, plan, fitted)
 
+    @Slot(object)
+    def run_task(self, task) -> None:
+        """Run `task(engine)` here, in turn with the window's own replies and loads: the
+        local server's requests (app/ui/serve/window_runner.py). `engine` is the local
+        model, or None when none is loaded."""
+        try:
+            task(self._engine)
+        except Exception:  # never let a request kill the worker thread
+            log.exception("a request on the model's thread failed")
+
     @Slot()
     def close(self) -> None:
         self.use_local()

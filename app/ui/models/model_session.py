@@ -63,6 +63,7 @@ class ModelSession(QObject):
     _count_documents_requested = Signal(int, object)
     _plan_requested = Signal(int, object, object, object)
     _generate_requested = Signal(int, object, object, object, object)
+    _task_requested = Signal(object)
     _open_remote_requested = Signal(int, str, object)
     _use_local_requested = Signal()
 
@@ -106,6 +107,7 @@ class ModelSession(QObject):
         self._count_requested.connect(w.count)
         self._count_documents_requested.connect(w.count_documents)
         self._plan_requested.connect(w.plan_documents)
+        self._task_requested.connect(w.run_task)
         self._open_remote_requested.connect(w.open_remote)
         self._use_local_requested.connect(w.use_local)
         w.remote_opened.connect(self._on_remote_opened)
@@ -368,6 +370,12 @@ class ModelSession(QObject):
         request_id = self._request_id()
         self._plan_requested.emit(request_id, request, docs, known)
         return request_id
+
+    def run_on_model_thread(self, task) -> None:
+        """Run `task(engine)` on the model's thread once what was asked before is done
+        (first come, first served with the window's own replies). Callable from any
+        thread: the local server's requests come from its own."""
+        self._task_requested.emit(task)
 
     # -- shutdown ------------------------------------------------------------------------------
 
