@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 
 from app.core.errors import AppError
 
@@ -126,15 +125,10 @@ def check(target, model: str | None, api_key_env: str | None, conns=None) -> dic
     """Open the server (a Connection, or an address) as `ask --engine` would and say what works."""
     if conns is None:
         conns = connections()
+    from app.core.remote.connections import check_server
+
     with conns.open_engine(target, model, api_key_env) as engine:
-        t0 = time.perf_counter()
-        models = engine.list_models()
-        listed_ms = (time.perf_counter() - t0) * 1000
-        report = {"ok": True, **engine.describe()}
-    if report["latency_ms"] is None:  # no probe was needed (OpenRouter): time the model list instead
-        report["latency_ms"] = round(listed_ms, 1)
-    report["models"] = models
-    return report
+        return check_server(engine)
 
 
 def _note(conns, name: str, report: dict) -> None:

@@ -16,7 +16,7 @@ import os
 import tempfile
 import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -320,9 +320,35 @@ class Connections:
         keychain, else from `api_key_env` or the connection's variable, else the usual
         environment variables. Raises AppError (RemoteError) when it cannot be used."""
         conn = name_or_url if isinstance(name_or_url, Connection) else self.resolve(name_or_url)
-        key = None if api_key_env else self.api_key(conn)
-        return RemoteEngine(conn.url, model or conn.model, api_key=key, api_key_env=api_key_env or conn.api_key_env,
-                            **options)
+        saved = conn.name in self._items
+        return self.opener(conn, model, api_key_env, saved=saved, **options)()
+
+    def opener(self, conn: Connection, model: str | None = None, api_key_env: str | None = None, *,
+               api_key: str | None = None, saved: bool = True, **options) -> Callable[[], RemoteEngine]:
+        """A call that opens `conn` later, on another thread: it reads the key from the
+        keychain there (a locked keychain may ask and wait) and touches nothing else here.
+        `api_key` (typed, not yet kept) wins over the kept one."""
+        secrets = self.secrets
+
+        def open_it() -> RemoteEngine:
+            key = api_key or (None if api_key_env or not saved else secrets.get(conn.key_name))
+            return RemoteEngine(conn.url, model or conn.model, api_key=key,
+                                api_key_env=api_key_env or conn.api_key_env, **options)
+
+        return open_it
+
+
+def check_server(engine: RemoteEngine) -> dict:
+    """What a test of a connection reports: the server, latency, its models, the context
+    size and what works (the engine is the caller's to close)."""
+    t0 = time.perf_counter()
+    models = engine.list_models()
+    listed_ms = (time.perf_counter() - t0) * 1000
+    report = {"ok": True, **engine.describe()}
+    if report["latency_ms"] is None:  # no probe was needed (OpenRouter): time the model list instead
+        report["latency_ms"] = round(listed_ms, 1)
+    report["models"] = models
+    return report
 
 
 def _from_json(entry: object) -> Connection:

@@ -24,6 +24,7 @@ from app.ui.settings.app_settings import AppSettings
 
 log = logging.getLogger(__name__)
 VIEW_UPDATE_MS = 33  # events reach the view at ~30 Hz, however fast tokens come
+ENGINE_KEY = "engine"  # in a thread's settings: what answers there (see thread_engine)
 NO_MODEL = "No model is loaded yet. Load one with Open model… or Models… above, then send again."
 
 
@@ -36,6 +37,8 @@ class ContextReading:
     reserve: int  # kept free for the reply
     size: int
     counting: bool = False  # some attachment is still being counted
+    estimated: bool = False  # the counts are estimates (a server with no tokenizer to ask)
+    size_assumed: bool = False  # the server does not say how large its context is
 
     @property
     def used(self) -> int:
@@ -184,8 +187,23 @@ class ChatSession(QObject):
 
     def set_thread_settings(self, thread_id: int, system_prompt: str | None, overrides: dict) -> None:
         """This thread's own system prompt (None: the default) and sampling values."""
-        self.store.update_thread_settings(thread_id, system_prompt=system_prompt, settings=overrides)
+        engine = self.thread_engine(thread_id)
+        settings = dict(overrides) if engine is None else {**overrides, ENGINE_KEY: engine}
+        self.store.update_thread_settings(thread_id, system_prompt=system_prompt, settings=settings)
         self.measure_context()  # the system prompt is part of what the context holds
+
+    def thread_engine(self, thread_id: int | None) -> str | None:
+        """What answers in this thread: a saved connection's name, "" for this computer, or
+        None when the thread has not chosen (it follows the engine in use)."""
+        thread = self.thread(thread_id)
+        value = thread.settings.get(ENGINE_KEY) if thread is not None else None
+        return value if isinstance(value, str) else None
+
+    def set_thread_engine(self, thread_id: int, engine: str) -> None:
+        """Remember what answers in this thread (kept with its other settings)."""
+        thread = self.thread(thread_id)
+        if thread is not None and thread.settings.get(ENGINE_KEY) != engine:
+            self.store.update_thread_settings(thread_id, settings={**thread.settings, ENGINE_KEY: engine})
 
     # -- documents of sent turns -------------------------------------------------------
 
@@ -195,7 +213,7 @@ class ChatSession(QObject):
 
     def known_token_counts(self, docs: list) -> dict[str, int]:
         """Whole-text counts stored for these documents under the loaded model."""
-        key = self.models.model_path
+        key = self.models.engine_key
         if not key or not self.models.model_ready:
             return {}
         return stored_token_counts(self.store, docs, key)
@@ -230,7 +248,9 @@ class ChatSession(QObject):
             return  # an older measurement, or one that came back after closing
         docs, counting = self._documents
         reserve = self._measuring.reserve(size)
-        self.context_measured.emit(ContextReading(tokens, docs, reserve, size, counting))
+        remote = self.models.remote if self.models.on_server else None
+        estimated, assumed = (remote.counts_estimated, not remote.context_known) if remote else (False, False)
+        self.context_measured.emit(ContextReading(tokens, docs, reserve, size, counting, estimated, assumed))
 
     # -- sending ---------------------------------------------------------------------
 

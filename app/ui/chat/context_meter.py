@@ -25,8 +25,10 @@ def compact(tokens: int) -> str:
     return f"{round(tokens / 1000):,}k"
 
 
-def meter_text(used: int, reserve: int, size: int) -> str:
-    text = f"{compact(used)} of {compact(size)} tokens"
+def meter_text(used: int, reserve: int, size: int, estimated: bool = False, size_assumed: bool = False) -> str:
+    """"3.2k of 16k tokens"; "~" marks an estimate (a server with no tokenizer, or one that
+    does not say its context size)."""
+    text = f"{'~' if estimated else ''}{compact(used)} of {'~' if size_assumed else ''}{compact(size)} tokens"
     return text + " — full" if used + reserve > size else text
 
 
@@ -42,6 +44,11 @@ def meter_tip(reading) -> str:
         parts.append("That is more than fits: Ponder asks what to leave out of the documents before sending."
                      if reading.documents else
                      "That is more than fits: start a new thread, shorten the question, or raise the context size.")
+    if reading.estimated:
+        parts.append("These counts are estimates (about four characters a token): the server has no tokenizer "
+                     "Ponder can ask.")
+    if reading.size_assumed:
+        parts.append(f"The server does not say how large its context is; {reading.size:,} tokens is assumed.")
     return " ".join(parts)
 
 
@@ -103,7 +110,8 @@ class ContextMeter(QWidget):
         self._value = min(used + reserve, size)
         self.bar.used, self.bar.reserve, self.bar.size, self.bar.over = used, reserve, size, over
         self.bar.update()
-        self.label.setText(meter_text(used, reserve, size))
+        self.label.setText(meter_text(used, reserve, size, reading.estimated,
+                                      reading.size_assumed))
         self.setToolTip(meter_tip(reading))
         self.setAccessibleDescription(self.label.text())
         if self.property("over") != over:

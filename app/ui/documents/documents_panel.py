@@ -241,7 +241,8 @@ class DocumentsPanel(QObject):
         load_plan = self.models.load_plan
         layout = load_plan.layout if load_plan is not None else None
         layers = load_plan.n_gpu_layers if layout is not None else 0
-        larger = larger_context(plan, fitted.params.max_tokens, layout, layers)
+        # A server's context is its own to set: only the local model can be reloaded larger.
+        larger = None if self.models.on_server else larger_context(plan, fitted.params.max_tokens, layout, layers)
         choice = Dialogs.documents_dont_fit(self.window, plan, larger)
         if choice == "passages" and plan.decision == "passages":
             self._commit(text, plan, fitted)
@@ -254,7 +255,7 @@ class DocumentsPanel(QObject):
             c.notice.emit("Not sent. Remove files with the × on their chips, or send again.")
 
     def _commit(self, text: str, plan, fitted) -> None:
-        attached = Attached([a.doc for a in self.pending], plan, self.models.model_path, fitted)
+        attached = Attached([a.doc for a in self.pending], plan, self.models.engine_key, fitted)
         if self.session.send(text, attached):
             self.window.composer.clear()
             self.clear()
