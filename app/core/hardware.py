@@ -8,9 +8,14 @@ export it; a few ctypes declarations give the same list llama.cpp itself offload
 from __future__ import annotations
 
 import ctypes
+import itertools
 import logging
 import os
+import re
 from dataclasses import dataclass
+from pathlib import Path
+
+from app.core.system_gpus import SystemGpu, gpu_build_hint, system_gpus
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +42,9 @@ class Hardware:
     ram_total_bytes: int
     ram_available_bytes: int
     supports_offload: bool
+    # GPU backends compiled into this build ("CUDA", "Vulkan", ...), devices found or not.
+    build_backends: tuple[str, ...] = ()
+    system_gpus: tuple[SystemGpu, ...] = ()  # what the system shows, for a CPU-only build's hint
 
     @property
     def gpus(self) -> tuple[Device, ...]:
@@ -62,10 +70,24 @@ class Hardware:
     def offload_unavailable_reason(self) -> str | None:
         if self.supports_offload and self.gpus:
             return None
+        if self.build_backends:
+            names = " or ".join(self.build_backends)
+            return (f"This build of llama.cpp uses {names}, but no {names} GPU was found (no GPU, or no "
+                    f"{names} driver for it), so every layer runs on the CPU.")
         if not self.supports_offload:
+            if self.system_gpus:
+                return (f"This build of llama.cpp runs on the CPU only, so the {self.system_gpus[0].vendor} GPU "
+                        "goes unused and every layer runs on the CPU.")
             return ("This build of llama.cpp runs on the CPU only (no CUDA, Metal or Vulkan), "
                     "so every layer runs on the CPU.")
         return "No GPU was found, so every layer runs on the CPU."
+
+    @property
+    def gpu_build_hint(self) -> str | None:
+        """How to get a GPU build, for a CPU-only build on a computer with a GPU it could use."""
+        if self.supports_offload or self.build_backends:
+            return None
+        return gpu_build_hint(self.system_gpus)
 
 
 def _bind(lib: ctypes.CDLL) -> None:
@@ -83,6 +105,31 @@ def _bind(lib: ctypes.CDLL) -> None:
     lib.ggml_backend_dev_memory.restype = None
 
 
+# ggml's GPU backend libraries and the names the app shows for them.
+_BACKEND_LIBS = {"cuda": "CUDA", "vulkan": "Vulkan", "metal": "Metal", "hip": "ROCm", "sycl": "SYCL",
+                 "opencl": "OpenCL", "musa": "MUSA", "cann": "CANN"}
+
+
+def build_backends(lib_dir: Path) -> tuple[str, ...]:
+    """The GPU backends this build was compiled with, from its libraries (libggml-vulkan.so,
+    ggml-cuda.dll, ...): they are there whether or not a device or driver is."""
+    found = []
+    try:
+        names = [p.name.lower() for p in itertools.islice(lib_dir.iterdir(), 1000)]
+    except OSError:
+        return ()
+    for key, label in _BACKEND_LIBS.items():
+        if any(re.match(rf"(lib)?ggml-{key}[.\-]", n) for n in names) and label not in found:
+            found.append(label)
+    return tuple(found)
+
+
+def _lib_dir() -> Path:
+    from llama_cpp import _ggml
+
+    return Path(_ggml.__file__).parent / "lib"
+
+
 def _libggml() -> ctypes.CDLL:
     """The ggml instance libllama itself uses.
 
@@ -90,11 +137,9 @@ def _libggml() -> ctypes.CDLL:
     links the versioned name, so opening that one returns the already-loaded copy
     (with its registered backends) instead of a second instance.
     """
-    from pathlib import Path
-
     from llama_cpp import _ggml
 
-    lib_dir = Path(_ggml.__file__).parent / "lib"
+    lib_dir = _lib_dir()
     for name in ("libggml.so.0", "libggml.0.dylib"):
         if (lib_dir / name).exists():
             return ctypes.CDLL(str(lib_dir / name))
@@ -153,5 +198,12 @@ def detect() -> Hardware:
         log.exception("could not list ggml devices")
         devices = ()
     total, avail = system_ram()
-    return Hardware(devices=devices, ram_total_bytes=total, ram_available_bytes=avail,
-                    supports_offload=bool(llama_cpp.llama_supports_gpu_offload()))
+    offload = bool(llama_cpp.llama_supports_gpu_offload())
+    try:
+        backends = build_backends(_lib_dir())
+    except Exception:  # an unusual install layout: only the hint's wording depends on it
+        log.exception("could not list llama.cpp's backend libraries")
+        backends = ()
+    return Hardware(devices=devices, ram_total_bytes=total, ram_available_bytes=avail, supports_offload=offload,
+                    build_backends=backends,
+                    system_gpus=() if offload or backends else system_gpus())
