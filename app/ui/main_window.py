@@ -48,6 +48,7 @@ class MainWindow(QMainWindow):
         self._build(dark)
         self.models = None  # ModelsFront: downloads, import, the check before a model loads
         self.documents: DocumentsPanel | None = None  # attachments: chips, reading, fitting on send
+        self.server = None  # ServeController: the local server for other apps (Settings > Local server)
         if session is not None:
             self._wire(session)
             self.documents = DocumentsPanel(self, session)
@@ -55,6 +56,7 @@ class MainWindow(QMainWindow):
             from app.ui.models.models_front import ModelsFront
 
             self.models = ModelsFront(self, session.models, session.settings, manager)
+            self._wire_server(session)
             self.setAcceptDrops(True)  # a .gguf dropped anywhere on the window is imported
 
     # -- building ----------------------------------------------------------------------
@@ -196,6 +198,16 @@ class MainWindow(QMainWindow):
         self.composer.textChanged.connect(self._draft_timer.start)
         c.context_measured.connect(self.show_context)
 
+    def _wire_server(self, c: ChatSession) -> None:
+        from app.ui.serve.serve_controller import ServeController
+        from app.ui.serve.server_indicator import ServerIndicator
+
+        self.server = ServeController(c.models, c.settings, self)
+        self.server_indicator = ServerIndicator(self.statusBar())  # "Server on :8765" while other apps may use the model
+        self.statusBar().insertPermanentWidget(0, self.server_indicator)
+        self.server.state_changed.connect(self.server_indicator.show_state)
+        self.server_indicator.clicked.connect(lambda: self.open_settings("server"))
+
     def show_notice(self, text: str) -> None:
         """A passing message in the status bar; "no model" instead gets the banner with the
         buttons that load one."""
@@ -237,10 +249,10 @@ class MainWindow(QMainWindow):
             self._deleted_thread = None
         self.undo_button.hide()
 
-    def open_settings(self) -> None:
+    def open_settings(self, page: str | None = None) -> None:
         from app.ui.settings.settings_dialog import SettingsDialog
 
-        dialog = SettingsDialog(self.settings.value, self)
+        dialog = SettingsDialog(self.settings.value, self, server=self.server, page=page)
         if dialog.exec():
             self.apply_settings(dialog.result_settings())
 
@@ -405,6 +417,8 @@ class MainWindow(QMainWindow):
         self.chat.shutdown()
         if self.documents is not None:
             self.documents.shutdown()
+        if self.server is not None:
+            self.server.shutdown()  # first: its request on the model's thread is cut before that thread ends
         if self.session is not None:
             self.session.shutdown()
         if self.models is not None:

@@ -1,5 +1,6 @@
 """The settings dialog: edits a copy of Settings and hands back the new one. Each
-sampling value has a line under it saying what it does and what the model card uses."""
+sampling value has a line under it saying what it does and what the model card uses.
+Two pages: General, and Local server (app/ui/serve/server_page.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -39,7 +41,11 @@ MIN_WIDTH_PX = 600
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+    """`server` (a ServeController) feeds the Local server page's live line and its new
+    token; `page` "server" opens on that page."""
+
+    def __init__(self, settings: Settings, parent: QWidget | None = None, server=None,
+                 page: str | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self._base = settings
@@ -82,8 +88,18 @@ class SettingsDialog(QDialog):
         buttons.button(QDialogButtonBox.StandardButton.RestoreDefaults).clicked.connect(self._defaults)
         for button in buttons.buttons():
             button.setIcon(QIcon())  # plain text buttons, as in the rest of the window
+        from app.ui.serve.server_page import ServerPage
+
+        general = QWidget()
+        general.setLayout(form)
+        self.server_page = ServerPage(settings, server)
+        self.pages = QTabWidget()
+        self.pages.addTab(general, "General")
+        self.pages.addTab(self.server_page, "Local server")
+        if page == "server":
+            self.pages.setCurrentWidget(self.server_page)
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        layout.addWidget(self.pages)
         layout.addWidget(buttons)
         self.setMinimumWidth(MIN_WIDTH_PX)  # help lines of two lines, not four
 
@@ -100,6 +116,7 @@ class SettingsDialog(QDialog):
             layout=self.layout_mode.currentData(),
             theme=self.theme.currentData(),
             models_dir=self.models_dir.text().strip(),
+            **self.server_page.values(),
         )
 
     def _defaults(self) -> None:

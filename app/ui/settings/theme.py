@@ -66,6 +66,9 @@ _SHEET = """
 #welcomeText {{ color: {muted}; }}
 #fitLabel[warn="true"] {{ color: {error}; }}
 #backendLabel {{ color: {muted}; }}
+#serverIndicator {{ border: none; color: {muted}; padding: 0 8px; }}
+#serverIndicator:hover {{ color: {text}; }}
+#serverIndicator[warn="true"] {{ color: {error}; font-weight: 600; }}
 """
 
 _DARK = {"Window": "#1f2126", "WindowText": "#e6e6e6", "Base": "#2b2f36", "AlternateBase": "#30343b",
