@@ -32,6 +32,7 @@ from app.ui.settings.theme import ThemeWatcher
 from app.ui.settings.thread_settings_dialog import ThreadSettingsDialog
 from app.ui.shortcuts import WindowKeys, key_sequences
 
+ANSWER_NOW_TIP = "Stop thinking and write the answer from what it has so far"
 UNDO_BUTTON_MS = 10_000  # "Undo delete" stays a little longer than the notice beside it
 
 
@@ -39,7 +40,8 @@ class MainWindow(QMainWindow):
     """`session` is the chat (threads, replies); its `models` the model session and its
     `settings` the person's settings. `manager` is the models' manager (downloads)."""
 
-    def __init__(self, session: ChatSession | None = None, dark: bool = False, manager=None) -> None:
+    def __init__(self, session: ChatSession | None = None, dark: bool = False, manager=None,
+                 connections=None) -> None:
         super().__init__()
         self.setWindowTitle(APP_NAME)
         self.resize(1200, 760)
@@ -49,6 +51,7 @@ class MainWindow(QMainWindow):
         self.models = None  # ModelsFront: downloads, import, the check before a model loads
         self.documents: DocumentsPanel | None = None  # attachments: chips, reading, fitting on send
         self.server = None  # ServeController: the local server for other apps (Settings > Local server)
+        self.engines = None  # EnginesFront: this computer or a model server, per thread
         if session is not None:
             self._wire(session)
             self.documents = DocumentsPanel(self, session)
@@ -57,6 +60,14 @@ class MainWindow(QMainWindow):
 
             self.models = ModelsFront(self, session.models, session.settings, manager)
             self._wire_server(session)
+            from app.ui.models.engines_front import EnginesFront
+
+            if connections is None:
+                from app import paths
+                from app.core.remote.connections import Connections
+
+                connections = Connections(paths.config_dir())
+            self.engines = EnginesFront(self, session, connections)
             self.setAcceptDrops(True)  # a .gguf dropped anywhere on the window is imported
 
     # -- building ----------------------------------------------------------------------
@@ -84,7 +95,7 @@ class MainWindow(QMainWindow):
         self.send_button.setToolTip("Load a model first")
         self.answer_now_button = QPushButton("Answer now")
         self.answer_now_button.setObjectName("secondaryButton")  # beside Send, the one primary action
-        self.answer_now_button.setToolTip("Stop thinking and write the answer from what it has so far")
+        self.answer_now_button.setToolTip(ANSWER_NOW_TIP)
         self.answer_now_button.setEnabled(False)
         self.answer_now_button.hide()  # shown while a reply streams (_busy)
         self.attachment_tray = AttachmentTray()
@@ -125,6 +136,7 @@ class MainWindow(QMainWindow):
         self.new_action = self._action(menu, "New thread", keys("new_thread"), self._new_thread)
         self._action(menu, "Open model…", keys("open_model"), self._open_model)
         self._action(menu, "Models…", None, self.open_models)
+        self._action(menu, "Connections…", None, lambda: self.engines and self.engines.open_dialog())
         self._action(menu, "Import .gguf…", None, lambda: self.models and self.models.import_from_file_dialog())
         self._action(menu, "Export thread as Markdown…", None, self._export)
         self._action(menu, "Thread settings…", None, lambda: self.edit_thread_settings(self.session.thread_id))
@@ -173,11 +185,11 @@ class MainWindow(QMainWindow):
         self.send_button.clicked.connect(self._send_or_stop)
         self.answer_now_button.clicked.connect(c.answer_now)
         self.undo_button.clicked.connect(self._undo_delete)
-        self.chat.regenerate_requested.connect(c.regenerate)
+        self.chat.regenerate_requested.connect(lambda message_id: self._may_send() and c.regenerate(message_id))
         self.chat.edit_requested.connect(self._edit)
         self.chat.edit_submitted.connect(self._edit_submitted)
         self.chat.example_chosen.connect(self._example)
-        self.chat.thinking_changed.connect(lambda thinking: self.answer_now_button.setEnabled(thinking and c.busy))
+        self.chat.thinking_changed.connect(lambda _thinking: self.update_answer_now())
         self.chat.delete_requested.connect(c.delete_message)
         self.chat.branch_requested.connect(c.switch_branch)
         self.chat.reasoning_toggled.connect(c.set_reasoning_expanded)
@@ -289,7 +301,13 @@ class MainWindow(QMainWindow):
         if self.documents is not None:
             self.documents.decorate(messages)
 
+    def _may_send(self) -> bool:
+        """False when the person declined sending to a server on another computer."""
+        return self.engines is None or self.engines.may_send()
+
     def _send(self, text: str) -> None:
+        if text.strip() and not self._may_send():
+            return
         if self.documents is not None and self.documents.send(text):
             return  # files are attached: the documents panel sends once they fit
         if self.session.send(text):
@@ -311,7 +329,7 @@ class MainWindow(QMainWindow):
             self.show_notice("A reply is still being written: stop it (Esc) or wait, then send the edited question.")
         elif not self.session.models.model_ready:
             self.show_notice(NO_MODEL)
-        else:
+        elif self._may_send():
             self.session.edit_and_resend(message_id, text)
 
     def _example(self, question: str) -> None:
@@ -324,9 +342,15 @@ class MainWindow(QMainWindow):
         self.offload.set_busy(busy)
         self.send_button.setText("Stop" if busy else "Send")
         self.answer_now_button.setVisible(busy)
-        self.answer_now_button.setEnabled(busy and self.chat.thinking_now)  # only while the reply thinks
+        self.update_answer_now()
         self.new_button.setEnabled(not busy)
         self._update_send()
+
+    def update_answer_now(self) -> None:
+        """Answer now works while the reply thinks, on an engine that can end thinking early."""
+        problem = self.engines.answer_now_problem() if self.engines is not None else None
+        self.answer_now_button.setEnabled(self.session.busy and self.chat.thinking_now and problem is None)
+        self.answer_now_button.setToolTip(problem or ANSWER_NOW_TIP)
 
     def _model_changed(self, state: str, text: str) -> None:
         self.model_label.setText({"loading": text, "ready": f"Model: {text}", "failed": "No model loaded"}.get(state, text))
@@ -340,7 +364,8 @@ class MainWindow(QMainWindow):
         models = self.session.models
         ready = self.session.busy or models.model_ready
         self.send_button.setEnabled(ready)
-        self.send_button.setToolTip("" if ready else "Wait until the model has loaded" if models.loading
+        self.send_button.setToolTip("" if ready else "Wait until the server answers" if models.connecting
+                                    else "Wait until the model has loaded" if models.loading
                                     else "Load a model first")
 
     def _open_model(self) -> None:

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from app.core.fit import AUTO_LAYERS, LoadPlan, auto_layers, gb
 from app.ui import style
 from app.ui.models.elided_label import ElidedLabel
-from app.ui.plain import tip
+from app.ui.plain import plain_label, tip
 from app.ui.shortcuts import shortcut_text
 
 SLIDER_MIN, SLIDER_MAX = 80, 240  # px: 41 steps still land under a finger at the least
@@ -177,6 +177,15 @@ class ModelBar(QWidget):
         self.setObjectName("modelBar")
         self.name_label = ElidedLabel("No model loaded", min_chars=16)  # a file's name, or why it failed
         self.name_label.setObjectName("modelLabel")
+        # What answers: this computer or a saved connection (its menu: app/ui/models/engines_front.py).
+        self.engine_button = QPushButton("This computer")
+        self.engine_button.setObjectName("engineButton")
+        self.engine_button.setToolTip("What answers: the model on this computer, or a model server")
+        self.engine_button.setAutoDefault(False)
+        # Shown whenever prompts and documents leave this computer.
+        self.badge = plain_label()  # a host name from outside
+        self.badge.setObjectName("remoteBadge")
+        self.badge.hide()
         self.open_button = QPushButton("Open model…")
         self.open_button.setToolTip(f"Load a .gguf file from this computer ({shortcut_text('open_model')})")
         self.models_button = QPushButton("Models…")
@@ -187,7 +196,9 @@ class ModelBar(QWidget):
         self.meter = meter
         self.offload = OffloadControls()
         self.top = QHBoxLayout()
+        self.top.addWidget(self.engine_button)
         self.top.addWidget(self.name_label, 1)
+        self.top.addWidget(self.badge)
         self.top.addWidget(self.open_button)
         self.top.addWidget(self.models_button)
         self.below = QHBoxLayout()
