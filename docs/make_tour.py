@@ -6,7 +6,9 @@ writes NN-scene-light.png and NN-scene-dark.png into the folder for each scene: 
 run (no model), a real model loaded (SmolLM2, the test model), a streaming reply with its
 thinking, the folded result, editing a question, the thread list by date with a reply's
 thinking open, a search, the Models dialog, Settings, a load that failed (with and without
-a model kept), the window at 800 and 600 px, and the layers controls as on a GPU machine.
+a model kept), the window at 800 and 600 px, the layers controls as on a GPU machine, a
+reply from a model server (a vLLM stand-in on 127.0.0.1, shown as another computer) with
+the badge, and the Connections dialog after a test.
 Replies come from the scripted engine replaying what Phi-4-reasoning writes; loads that
 matter use llama.cpp on real files. Nothing reaches a model hub: downloads point at a
 closed local port, and every file lives in a temporary folder. `--only NAME` shoots the
@@ -216,6 +218,48 @@ class Tour:
     def narrow_600_threads(self, dark: bool) -> Stage:
         return self._history(dark, 600, threads_open=True)
 
+    def _on_server(self, dark: bool) -> Stage:
+        """The seeded history and a saved connection, "gpu-box", to a vLLM stand-in that
+        streams the follow-up's thinking and answer (it stops with the stage)."""
+        import re
+
+        from app.core.remote import connections
+        from app.ui.dialogs import Dialogs
+        from tests.core.remote.standin import StandIn
+
+        connections.is_loopback = lambda url: False  # the stand-in is here; the picture is of a server elsewhere
+        Dialogs.confirm = staticmethod(lambda *a: True)  # "send to gpu-box?": yes, once
+        thinking, answer = FOLLOW_UP_REPLY[len("<think>"):].split("</think>")
+        pieces = lambda text: re.findall(r"\S+\s*", text)  # noqa: E731 - one word per streamed piece
+        server = StandIn(kind="vllm", reasoning_field="reasoning", reasoning=pieces(thinking), answer=pieces(answer),
+                         model="microsoft/Phi-4-reasoning", n_ctx=32768, pace=0.01).__enter__()
+        s = self._history(dark)
+        close = s.close
+        s.close = lambda: (close(), server.__exit__(None, None, None))
+        saved = s.window.engines.connections
+        saved.put(connections.Connection("gpu-box", server.url, kind="vllm", model=server.model),
+                  replacing="gpu-box" if saved.get("gpu-box") else None)  # the tour's scenes share one home
+        return s
+
+    def remote_chat(self, dark: bool) -> Stage:
+        s = self._on_server(dark)
+        s.window.engines.choose("gpu-box")
+        wait(self.app, lambda: s.session.models.remote is not None)
+        s.window._send(FOLLOW_UP)
+        wait(self.app, lambda: not s.session.busy)
+        settle(self.app)
+        return s
+
+    def connections_dialog(self, dark: bool):
+        s = self._on_server(dark)
+        from app.ui.models.connections_dialog import ConnectionsDialog
+
+        dialog = ConnectionsDialog(s.window.engines.connections, s.window, "gpu-box")
+        dialog.show()
+        dialog.test()
+        wait(self.app, lambda: dialog.test_button.isEnabled())
+        return s, dialog
+
     def gpu_800(self, dark: bool) -> Stage:
         """The bar as a machine with an 8 GB GPU shows it (this one may have none): the fit
         estimate for Phi-4's layers, the output layer moved off, Apply; 800 px, threads open."""
@@ -240,7 +284,7 @@ class Tour:
 
 SCENES = ["first_run", "model_loaded", "streaming", "folded", "editing", "threads_thinking_open", "search", "models_dialog",
           "settings_dialog", "failed_load", "failed_load_kept", "narrow_800", "narrow_600", "narrow_600_threads",
-          "gpu_800"]
+          "gpu_800", "remote_chat", "connections_dialog"]
 
 
 def main() -> None:

@@ -111,7 +111,9 @@ class ConnectionsDialog(QDialog):
         form.addRow("Model", self.model_box)
         form.addRow("API key", key_row)
         form.addRow("", self.key_status)
-        form.addRow("Key from variable", self.env_edit)
+        self.env_edit.setToolTip("Where a key should not be kept on this computer: the name of an environment "
+                                 "variable that holds it when Ponder starts")
+        form.addRow("Or key in variable", self.env_edit)
         form.addRow("Server", self.kind_label)
         self.test_button = QPushButton("Test connection")
         self.test_button.setObjectName("secondaryButton")

@@ -70,13 +70,13 @@ _SHEET = """
 #serverIndicator:hover {{ color: {text}; }}
 #serverIndicator[warn="true"] {{ color: {error}; font-weight: 600; }}
 #engineButton {{ background: {surface}; color: {text}; border: 1px solid {line}; border-radius: {radius_small}px;
-    padding: 4px 10px; font-weight: 600; }}
+    padding: 4px 6px; font-weight: 600; }}
 #engineButton:hover {{ background: {hover}; }}
 #engineButton:focus {{ border-color: {accent}; }}
 #engineButton:disabled {{ color: {muted}; }}
-#remoteBadge {{ color: {accent}; border: 1px solid {accent}; border-radius: {radius_small}px; padding: 2px 8px;
+#remoteBadge {{ color: {accent}; background: {bubble}; border-radius: {radius_small}px; padding: 2px 8px;
     font-size: {small}px; font-weight: 600; }}
-#remoteBadge[local="true"] {{ color: {muted}; border-color: {line}; }}
+#remoteBadge[local="true"] {{ color: {muted}; background: {thinking}; }}
 """
 
 _DARK = {"Window": "#1f2126", "WindowText": "#e6e6e6", "Base": "#2b2f36", "AlternateBase": "#30343b",
