@@ -48,3 +48,49 @@ def rendered(monkeypatch) -> list[str]:
 
     monkeypatch.setattr(markdown, "render_markdown", spy)
     return calls
+
+
+# -- llama.cpp's own servers (tests/llama_servers.py) ------------------------------------
+
+
+def pytest_collection_modifyitems(config, items):
+    # The first test that needs llama.cpp's servers builds them when they are not cached
+    # yet (minutes on two cores, once per cache): that one test gets the build's time too.
+    from tests import llama_servers
+
+    if llama_servers.built():
+        return
+    for item in items:
+        if "llama_binaries" in item.fixturenames:
+            item.add_marker(pytest.mark.timeout(llama_servers.BUILD_SECONDS + 600))
+            break
+
+
+@pytest.fixture(scope="session")
+def llama_binaries():
+    """llama-server and the RPC server built from the pinned llama-cpp-python sdist (cached).
+    A failed build fails the tests that need them, with the build's last lines."""
+    from tests import llama_servers
+
+    try:
+        return llama_servers.build()
+    except llama_servers.BuildError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def _llama_cluster(llama_binaries, smollm2, tmp_path_factory):
+    from tests.llama_servers import Cluster
+
+    cluster = Cluster(llama_binaries, smollm2, tmp_path_factory.mktemp("llama-cluster"),
+                      extra=["--jinja", "--reasoning-format", "deepseek", "-lv", "4"])  # -lv 4: where layers went
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def llama_cluster(_llama_cluster):
+    """SmolLM2 on a real llama-server whose layers live on two RPC servers (127.0.0.1),
+    started once per test run; anything an earlier test killed is started again."""
+    _llama_cluster.ensure_up()
+    return _llama_cluster
