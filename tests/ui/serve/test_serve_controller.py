@@ -126,7 +126,7 @@ def test_without_a_keychain_the_token_goes_to_a_file_only_if_the_person_agrees(m
 
     asked: list[str] = []
     monkeypatch.setattr(ServeDialogs, "keep_in_file", staticmethod(lambda parent, problem, path: asked.append(path)))
-    serve, client = serving
+    _, client = serving
     app = make_app()
     app.load()
     app.window.server._store = store = SecretStore(tmp_path / "plain", fail.Keyring())
