@@ -18,7 +18,10 @@ scenes whose name contains NAME.
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
 import os
+import socket
 import sys
 import tempfile
 import threading
@@ -260,6 +263,58 @@ class Tour:
         wait(self.app, lambda: dialog.test_button.isEnabled())
         return s, dialog
 
+    def _serving(self, dark: bool) -> Stage:
+        """A model loaded, the local server on (port 8765 where it is free), and another app's
+        streamed request being answered."""
+        s = self.stage(dark)
+        s.script = "<think>" + "Another app's question, thought through step by step. " * 4000 + "</think>Done."
+        s.load()
+        with socket.socket() as probe:
+            port = 8765 if probe.connect_ex(("127.0.0.1", 8765)) != 0 else 0
+        if not port:
+            with socket.socket() as free:
+                free.bind(("127.0.0.1", 0))
+                port = free.getsockname()[1]
+        s.session.settings.update(serve_enabled=True, serve_port=port)
+        server = s.window.server
+
+        def other_app() -> None:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", server.state.port, timeout=120)
+                conn.request("POST", "/v1/chat/completions", json.dumps(
+                    {"messages": [{"role": "user", "content": "Summarise this file."}], "stream": True}),
+                    {"Content-Type": "application/json"})
+                conn.getresponse().read()
+            except (OSError, http.client.HTTPException):
+                pass  # cut when the scene's window closes
+
+        threading.Thread(target=other_app, daemon=True).start()
+        wait(self.app, lambda: server.state.running == 1, 20)
+        return s
+
+    def local_server(self, dark: bool):
+        from app.ui.settings.settings_dialog import SettingsDialog
+
+        s = self._serving(dark)
+        dialog = SettingsDialog(s.session.settings.value, s.window, server=s.window.server, page="server")
+        dialog.show()
+        return s, dialog
+
+    def local_server_status_bar(self, dark: bool) -> Stage:
+        return self._serving(dark)
+
+    def local_server_network(self, dark: bool):
+        """The page as someone edits the address to every network: the warning before OK."""
+        from app.ui.settings.settings_dialog import SettingsDialog
+
+        s = self.stage(dark)
+        dialog = SettingsDialog(s.session.settings.value.with_changes(serve_enabled=True), s.window, page="server",
+                                server=s.window.server)
+        dialog.server_page.host.setText("0.0.0.0")
+        dialog.server_page.examples.setCurrentIndex(1)
+        dialog.show()
+        return s, dialog
+
     def gpu_800(self, dark: bool) -> Stage:
         """The bar as a machine with an 8 GB GPU shows it (this one may have none): the fit
         estimate for Phi-4's layers, the output layer moved off, Apply; 800 px, threads open."""
@@ -284,7 +339,8 @@ class Tour:
 
 SCENES = ["first_run", "model_loaded", "streaming", "folded", "editing", "threads_thinking_open", "search", "models_dialog",
           "settings_dialog", "failed_load", "failed_load_kept", "narrow_800", "narrow_600", "narrow_600_threads",
-          "gpu_800", "remote_chat", "connections_dialog"]
+          "gpu_800", "remote_chat", "connections_dialog", "local_server", "local_server_status_bar",
+          "local_server_network"]
 
 
 def main() -> None:

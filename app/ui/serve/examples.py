@@ -28,16 +28,21 @@ def curl_example(host: str, port: int) -> str:
     auth = f" \\\n  -H \"Authorization: Bearer ${TOKEN_VARIABLE}\"" if needs_token(host) else ""
     return (f"curl {base_url(host, port)}/chat/completions \\\n"
             f"  -H 'Content-Type: application/json'{auth} \\\n"
-            "  -d '{\"messages\": [{\"role\": \"user\", \"content\": \"Is 221 prime?\"}]}'")
+            "  -d '{\"messages\": [{\"role\": \"user\",\n"
+            "                     \"content\": \"Is 221 prime?\"}]}'")
 
 
 def python_example(host: str, port: int) -> str:
     key = f'os.environ["{TOKEN_VARIABLE}"]' if needs_token(host) else '"unused"'
     head = "import os\n\n" if needs_token(host) else ""
+    # Short lines: the settings page shows it whole, without scrolling sideways.
     return (f"{head}from openai import OpenAI\n\n"
-            f'client = OpenAI(base_url="{base_url(host, port)}", api_key={key})\n'
-            "model = client.models.list().data[0].id\n"
+            f'client = OpenAI(base_url="{base_url(host, port)}",\n'
+            f"                api_key={key})\n"
             "reply = client.chat.completions.create(\n"
-            '    model=model, messages=[{"role": "user", "content": "Is 221 prime?"}])\n'
-            'print(reply.choices[0].message.model_extra.get("reasoning_content"))  # the thinking\n'
-            "print(reply.choices[0].message.content)  # the answer")
+            "    model=client.models.list().data[0].id,\n"
+            '    messages=[{"role": "user",\n'
+            '               "content": "Is 221 prime?"}])\n'
+            "message = reply.choices[0].message\n"
+            'print(message.model_extra.get("reasoning_content"))\n'
+            "print(message.content)")

@@ -4,6 +4,7 @@ is doing. Edits a copy of the settings like the rest of the dialog; OK applies t
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -95,7 +96,7 @@ class ServerPage(QWidget):
         self.new_token_button.clicked.connect(self._new_token)
         token_row = QHBoxLayout()
         token_row.setContentsMargins(0, 0, 0, 0)
-        self.token_text = _help("The token is kept in the keychain and was shown once, when it was made.")
+        self.token_text = _help("A token is made when the server starts, shown once, and kept in the keychain.")
         token_row.addWidget(self.token_text, 1)
         token_row.addWidget(self.new_token_button)
         self.origins = QLineEdit(" ".join(settings.serve_cors_origins))
@@ -116,10 +117,7 @@ class ServerPage(QWidget):
         self.examples.addTab(self.python, "Python (openai)")
         copy_example = _copy_button(lambda: self.examples.currentWidget().toPlainText())
         copy_example.setToolTip("Copy the example shown")
-        example_row = QHBoxLayout()
-        example_row.setContentsMargins(0, 0, 0, 0)
-        example_row.addWidget(self.examples, 1)
-        example_row.addWidget(copy_example, 0)
+        self.examples.setCornerWidget(copy_example, Qt.Corner.TopRightCorner)  # the code keeps the full width
         self.status = plain_label("")
         self.status.setObjectName("serverStatus")
         self.status.setWordWrap(True)
@@ -134,7 +132,7 @@ class ServerPage(QWidget):
             "lets other computers in too, and then every request needs a token."), self.warning, token_row))
         form.addRow("Web pages", _column(self.origins, self.origins_help))
         form.addRow("Address for apps", url_row)
-        form.addRow("Example", example_row)
+        form.addRow("Example", self.examples)
 
         for signal in (self.host.textChanged, self.port.valueChanged, self.enabled.toggled):
             signal.connect(self._refresh)
@@ -150,7 +148,7 @@ class ServerPage(QWidget):
         box.setReadOnly(True)
         box.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         box.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
-        box.setFixedHeight(box.fontMetrics().lineSpacing() * 9 + 12)
+        box.setFixedHeight(box.fontMetrics().lineSpacing() * 13 + 12)  # the longer example, whole
         return box
 
     def _host(self) -> str:

@@ -4,6 +4,7 @@ closing the window while a request is answered."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 
@@ -148,6 +149,8 @@ def test_the_settings_page_shows_the_address_the_example_and_what_the_server_doe
     assert page.enabled.isChecked() and page.url.text() == f"http://127.0.0.1:{port}/v1"
     assert f"curl http://127.0.0.1:{port}/v1/chat/completions" in page.curl.toPlainText()
     assert f'base_url="http://127.0.0.1:{port}/v1"' in page.python.toPlainText()
+    compile(page.python.toPlainText(), "example", "exec")  # runs as pasted
+    assert json.loads(page.curl.toPlainText().split("-d '", 1)[1].rstrip("'"))["messages"]
     assert not page.warning.isVisibleTo(page)
     assert page.status.text() == f"On at http://127.0.0.1:{port}/v1. No requests from other apps now."
 
