@@ -50,7 +50,8 @@ def test_cancelled_dialog_changes_nothing(make_app, monkeypatch):
     app = make_app()
     app.load()
     app.ask("Hello")
+    before = app.store.get_thread(app.session.thread_id).settings  # what answered ("engine"), nothing else
     monkeypatch.setattr(Dialogs, "run", staticmethod(lambda dialog: dialog.own_prompt.setChecked(True) or False))
     app.window.edit_thread_settings(app.session.thread_id)
     thread = app.store.get_thread(app.session.thread_id)
-    assert thread.system_prompt is None and thread.settings == {}
+    assert thread.system_prompt is None and thread.settings == before == {"engine": ""}
