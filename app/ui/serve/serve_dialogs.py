@@ -33,7 +33,8 @@ class ServeDialogs:
         field = QLineEdit(token)
         field.setReadOnly(True)
         field.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-        field.setMinimumWidth(field.fontMetrics().horizontalAdvance(token) + 24)
+        field.setMinimumWidth(field.fontMetrics().horizontalAdvance(token) + 40)  # whole, with the frame's margins
+        field.setCursorPosition(0)
         copy = QPushButton("Copy")
         copy.setObjectName("secondaryButton")
         copy.clicked.connect(lambda: (QGuiApplication.clipboard().setText(token), copy.setText("Copied")))
