@@ -80,7 +80,7 @@ class RemoteEngine:
         except BaseException:
             self._http.close()
             raise
-        self.name = self.model
+        self.name = display_name(self.model)
         self.template_problem: str | None = None  # the server applies its own template
         self.last_server_timings: dict | None = None  # the last reply's timings, as the server gave them
         self.last_error: RemoteError | None = None  # why the last reply ended in an ErrorEvent
@@ -322,6 +322,13 @@ class RemoteEngine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def display_name(model: str) -> str:
+    """The model as the window names it: llama-server calls a model by the path it was
+    started with (-m /srv/models/x.gguf) unless given an --alias; the file name is enough."""
+    tail = model.replace("\\", "/").rsplit("/", 1)[-1]
+    return tail if tail and tail.lower().endswith(".gguf") else model
 
 
 def _whole(raw: bytes, where: str) -> Iterator[dict | str]:
