@@ -293,11 +293,12 @@ class ModelSession(QObject):
         self.remote = self.connecting = None
         self._use_local_requested.emit()
         self.engine_changed.emit(None)
-        self.model_changed.emit(*self._local_shown)
         target = self.loading_path or self.model_path
         if self._local_stale and target and not self.generating:
             self._local_stale = False
             self.load_model(target)  # with the layers and context chosen meanwhile
+        else:
+            self.model_changed.emit(*self._local_shown)
 
     def _on_remote_opened(self, ticket: int, facts: RemoteFacts) -> None:
         if ticket != self._ticket:

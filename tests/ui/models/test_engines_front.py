@@ -180,3 +180,18 @@ def test_a_server_error_mid_reply_keeps_the_text_so_far(make_app, asked):
     assert reply.state == "error" and reply.reasoning  # what came is kept
     assert "lost in the middle of the reply; the text so far is kept" in reply.error
     assert app.models.model_ready  # the connection is still chosen; the next send tries again
+
+
+def test_load_settings_changed_while_a_server_answers_apply_when_this_computer_does_again(make_app, asked):
+    app = make_app()
+    app.load()
+    with StandIn(kind="llama.cpp") as s:
+        app.window.engines.connections.put(Connection("box", s.url))
+        choose(app, "box")
+        app.settings.update(context_size=2048)
+        assert len(app.engines) == 1 and app.models.on_server  # the local model is not reloaded behind the server
+        with app.qtbot.waitSignal(app.models.model_changed, timeout=WAIT_MS,
+                                  check_params_cb=lambda state, _t: state == "ready"):
+            choose(app, None)
+    assert len(app.engines) == 2 and app.settings.value.context_size == 2048
+    assert app.window.model_label.text() == "Model: scripted"
