@@ -111,11 +111,17 @@ class Connections:
 
     def __init__(self, folder: Path, secrets: SecretStore | None = None) -> None:
         self.path = Path(folder) / FILE_NAME
-        self.secrets = secrets if secrets is not None else SecretStore(Path(folder))
+        self._secrets = secrets  # made when first needed: finding the keychain can take a moment
         self.problem: str | None = None  # why (part of) the file could not be read, for people
         self._damaged = False  # the file on disk is not ours to overwrite as it is
         self._items: dict[str, Connection] = {}
         self._read()
+
+    @property
+    def secrets(self) -> SecretStore:
+        if self._secrets is None:
+            self._secrets = SecretStore(self.path.parent)
+        return self._secrets
 
     # -- reading and writing -------------------------------------------------------------
 
@@ -328,10 +334,8 @@ class Connections:
         """A call that opens `conn` later, on another thread: it reads the key from the
         keychain there (a locked keychain may ask and wait) and touches nothing else here.
         `api_key` (typed, not yet kept) wins over the kept one."""
-        secrets = self.secrets
-
         def open_it() -> RemoteEngine:
-            key = api_key or (None if api_key_env or not saved else secrets.get(conn.key_name))
+            key = api_key or (None if api_key_env or not saved else self.secrets.get(conn.key_name))
             return RemoteEngine(conn.url, model or conn.model, api_key=key,
                                 api_key_env=api_key_env or conn.api_key_env, **options)
 
