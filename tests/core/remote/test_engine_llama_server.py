@@ -242,21 +242,3 @@ class TestThinkingTemplate:
         assert reasoning and len(reasoning) < len(text(thought_through, "reasoning")) // 2  # cut short
         assert text(events, "answer").strip()  # and then it answered (until max_tokens: ignore_eos)
         assert not events[-1].stats.reasoning_unfinished and events[-1].stats.reasoning_tokens < LONG_TOKENS // 2
-
-    def test_answer_now_that_breaks_a_grammar_ends_in_a_clear_error(self, engine):
-        # llama-server forces the end of the thinking past the grammar, which then refuses
-        # what follows: the server reports an error inside the stream. Shown as a
-        # sentence with the server's words, the thinking so far kept.
-        params = GenParams(grammar='root ::= [a-z] [a-z ,]{10,2000} "</think>" [A-Z] [a-z ,]{5,40} "."', seed=1,
-                           temperature=0.0, max_tokens=LONG_TOKENS)
-        answer_now = threading.Event()
-        events = []
-        for ev in engine.stream(QUESTION, params, answer_now=answer_now):
-            events.append(ev)
-            if ev.kind == "reasoning":
-                answer_now.set()
-        assert [e.kind for e in events][-2:] == ["error", "stats"]
-        error = events[-2]
-        assert error.error_type == "ServerFailed" and "reported an error during the reply: " in error.message
-        assert "grammar" in error.message and len(error.message) < 500
-        assert text(events, "reasoning") and events[-1].stats.finish_reason == "error"
