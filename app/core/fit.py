@@ -19,11 +19,12 @@ from app.core.hardware import Hardware
 MIB = 1024 * 1024
 GB = 1000**3
 
-# Fixed cost of a GPU runtime in the process (CUDA context, cuBLAS workspace). CUDA's
-# was read off an H100 (memory in use after a load with no layers offloaded, minus
-# the compute buffer llama.cpp reported: 527 MiB at both 4k and 32k). Metal's and
-# Vulkan's are not measured yet: conservative guesses.
-RUNTIME_OVERHEAD = {"CUDA": 527 * MIB, "Metal": 256 * MIB, "Vulkan": 384 * MIB}
+# Fixed cost of a GPU runtime in the process (CUDA context and cuBLAS workspace; Vulkan's
+# instance, device and pipelines). Both read off one H100 with the same model and settings
+# (memory in use after a load, minus the compute buffer llama.cpp reported; docs/benchmarks.md):
+# CUDA 527 MiB, Vulkan 50 MiB, each the same at 4k and 32k context and from 0 to 41 layers.
+# Metal's is a conservative guess: no Mac has measured it.
+RUNTIME_OVERHEAD = {"CUDA": 527 * MIB, "Metal": 256 * MIB, "Vulkan": 50 * MIB}
 DEFAULT_OVERHEAD = 256 * MIB
 
 # Head-room kept free when choosing "Auto": other programs and the desktop also use
@@ -95,10 +96,13 @@ def _compute_buffers(layout: ModelLayout, n_ctx: int, n_ubatch: int, gpu_layers:
     attention mask and softmax work, the attention scores themselves when flash
     attention is off, and a small fixed part. With no layers on the GPU, llama.cpp
     still runs big prompt batches there and stages the largest weight (the output
-    head) in the compute buffer.
+    head) in the compute buffer; the attention work then stays on the CPU. CUDA's and
+    Vulkan's schedulers reported the same buffers within 30 MiB.
     """
     logits = n_ubatch * layout.n_vocab * 4
-    device = logits + 4 * n_ctx * n_ubatch + 24 * MIB
+    device = logits + 24 * MIB
+    if gpu_layers > 0:  # with no blocks there, attention (and its mask) stays on the CPU
+        device += 4 * n_ctx * n_ubatch
     if not flash_attn:
         device += n_ubatch * n_ctx * layout.n_head * 4
     if gpu_layers == 0:

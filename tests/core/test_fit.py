@@ -118,3 +118,24 @@ def test_estimate_for_info_on_a_real_file(smollm2):
     assert info["layer_count"] == 31 and info["n_ctx"] == 8192
     assert info["kv_bytes"] == 8192 * 30 * 3 * 128 * 2
     assert info["ram_bytes_cpu_only"] > Path(smollm2).stat().st_size
+
+
+BACKENDS = json.loads((Path(__file__).parent / "data" / "h100_phi4_backends.json").read_text())
+
+
+@pytest.mark.parametrize("row", BACKENDS["measured"], ids=lambda r: f"{r['build']}-{r['n_gpu_layers']}@{r['n_ctx']}")
+def test_estimate_within_ten_percent_for_vulkan_and_cuda_on_one_gpu(row):
+    """The same H100, model and settings through a Vulkan and a CUDA build: each backend's
+    runtime cost is its own (Vulkan's is about a tenth of CUDA's)."""
+    device = Device(name=f"{row['build']}0", description="NVIDIA H100 80GB HBM3", kind="gpu",
+                    free_bytes=DATA["gpu"]["free_bytes"], total_bytes=DATA["gpu"]["free_bytes"])
+    hw = Hardware(devices=(device,), ram_total_bytes=64 * GIB, ram_available_bytes=48 * GIB, supports_offload=True)
+    assert hw.backend_name == row["build"]
+    est = estimate(phi4_layout(), row["n_gpu_layers"], row["n_ctx"], hw)
+    measured = row["gpu_used_mib"] * MIB
+    assert abs(est.gpu_bytes - measured) <= 0.10 * measured
+
+
+def test_the_vulkan_rows_cover_every_layers_setting_and_both_contexts():
+    vulkan = {(r["n_gpu_layers"], r["n_ctx"]) for r in BACKENDS["measured"] if r["build"] == "Vulkan"}
+    assert vulkan == {(k, c) for k in (0, 10, 20, 30, 40, 41) for c in (4096, 32768)}
