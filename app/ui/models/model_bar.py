@@ -52,12 +52,22 @@ class OffloadControls(QWidget):
         self.auto_box.setToolTip("Put as many layers on the GPU as the estimate says fit, with a safety margin.")
         self.fit_label = ElidedLabel(min_chars=10)
         self.fit_label.setObjectName("fitLabel")
+        # A CPU-only build on a computer with a GPU: how to get a build that uses it, said
+        # here until the person closes it, then not again this run.
+        self.hint_label = ElidedLabel(min_chars=12)
+        self.hint_label.setObjectName("gpuHintLabel")
+        self.hint_close = QPushButton("×")
+        self.hint_close.setObjectName("secondaryButton")
+        self.hint_close.setToolTip("Hide this hint")
+        self.hint_close.clicked.connect(self._dismiss_hint)
+        self._hint_dismissed = False
         self.apply_button = QPushButton("Apply")
         self.apply_button.setObjectName("secondaryButton")
         self.apply_button.setToolTip("Reload the model with this many layers on the GPU.")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        for w in (self.backend_label, self.slider, self.auto_box, self.fit_label, self.apply_button):
+        for w in (self.backend_label, self.hint_label, self.hint_close, self.slider, self.auto_box, self.fit_label,
+                  self.apply_button):
             layout.addWidget(w)
         layout.addStretch(1)
         self.slider.valueChanged.connect(self._moved)
@@ -82,6 +92,7 @@ class OffloadControls(QWidget):
         else:
             self.backend_label.setText("CPU only")
             self.backend_label.setToolTip(tip(hw.offload_unavailable_reason or ""))
+        self._show_hint(hw.gpu_build_hint if hw else None)
         usable = self.adjustable
         for w in (self.slider, self.auto_box):
             w.setEnabled(usable)
@@ -106,6 +117,18 @@ class OffloadControls(QWidget):
             f"Layers on the GPU: {plan.layout.block_count} blocks, then the output layer as the "
             f"last step ({plan.layout.layer_count}).")
         self._moved(plan.n_gpu_layers)
+
+    def _show_hint(self, hint: str | None) -> None:
+        shown = bool(hint) and not self._hint_dismissed
+        if shown:
+            self.hint_label.setText(hint.splitlines()[0])
+            self.hint_label.setToolTip(tip(hint))
+        self.hint_label.setVisible(shown)
+        self.hint_close.setVisible(shown)
+
+    def _dismiss_hint(self) -> None:
+        self._hint_dismissed = True
+        self._show_hint(None)
 
     @property
     def adjustable(self) -> bool:

@@ -22,6 +22,17 @@ class SelfTest:
                  model: str | None, screenshot: str | None) -> None:
         self.app, self.window, self.session = app, window, session
         self.model, self.screenshot = model, screenshot
+        self.placement = "layers: not planned"
+
+    def _planned(self, plan) -> None:
+        """Say where the layers went: which backend and device, or why on the CPU."""
+        hw = plan.hardware
+        total = plan.layout.layer_count if plan.layout else "?"
+        if plan.n_gpu_layers and hw.gpus:
+            gpu = hw.gpus[0]
+            self.placement = f"layers: {plan.n_gpu_layers}/{total} on {gpu.name} ({gpu.description})"
+        else:
+            self.placement = f"layers: all on the CPU ({hw.offload_unavailable_reason or 'none chosen for the GPU'})"
 
     def _wait(self, signal, done) -> bool:
         """Run the event loop until `done(*args)` is true for an emission of `signal`."""
@@ -52,6 +63,7 @@ class SelfTest:
             print(f"self-test failed: {reason}", file=sys.stderr)
             return 1
         print("self-test passed: thinking and answer rendered in their own parts")
+        print(self.placement)
         return 0
 
     def _run(self) -> str | None:
@@ -60,6 +72,7 @@ class SelfTest:
             return "no model given (use --model PATH)"
         states: list[tuple[str, str]] = []
         m.model_changed.connect(lambda s, t: states.append((s, t)))
+        m.load_planned.connect(self._planned)
         m.load_model(self.model)
         if not self._wait(m.model_changed, lambda s, t: s in ("ready", "failed")) or states[-1][0] != "ready":
             return f"the model did not load: {states[-1][1] if states else 'timed out'}"

@@ -38,6 +38,46 @@ def test_cpu_only_build_disables_the_slider_with_the_reason(qtbot):
     assert not bar.slider.isEnabled() and not bar.auto_box.isEnabled()
     assert bar.backend_label.text() == "CPU only"
     assert "CPU only" in bar.slider.toolTip()
+    assert not bar.hint_label.isVisibleTo(bar)  # no GPU in this computer: nothing to get
+
+
+def test_cpu_only_build_on_a_computer_with_a_gpu_says_once_how_to_get_a_gpu_build(qtbot):
+    import dataclasses
+
+    from app.core.system_gpus import SystemGpu
+    from app.ui.models.model_bar import OffloadControls
+
+    bar = OffloadControls()
+    qtbot.addWidget(bar)
+    with_gpu = dataclasses.replace(CPU_ONLY, system_gpus=(SystemGpu("NVIDIA", "/dev/nvidia0"),))
+    bar.set_plan(plan_load(phi4_layout(), with_gpu, 4096, AUTO_LAYERS))
+    assert bar.backend_label.text() == "CPU only" and not bar.slider.isVisibleTo(bar)
+    assert bar.hint_label.isVisibleTo(bar)
+    assert bar.hint_label.text().startswith("This computer has an NVIDIA GPU")
+    assert "-DGGML_CUDA=on" in bar.hint_label.toolTip() and "-DGGML_VULKAN=on" in bar.hint_label.toolTip()
+    bar.hint_close.click()
+    assert not bar.hint_label.isVisibleTo(bar)
+    bar.set_plan(plan_load(phi4_layout(), with_gpu, 4096, AUTO_LAYERS))  # the next load: said once already
+    assert not bar.hint_label.isVisibleTo(bar) and not bar.hint_close.isVisibleTo(bar)
+
+
+def test_a_gpu_build_shows_no_hint(qtbot):
+    import dataclasses
+
+    from app.core.system_gpus import SystemGpu
+    from app.ui.models.model_bar import OffloadControls
+
+    bar = OffloadControls()
+    qtbot.addWidget(bar)
+    hw = dataclasses.replace(gpu(8 * GIB), build_backends=("Vulkan",))
+    bar.set_plan(plan_load(phi4_layout(), hw, 4096, AUTO_LAYERS))
+    assert bar.slider.isVisibleTo(bar) and not bar.hint_label.isVisibleTo(bar)
+    # a Vulkan build with no device: the CPU, the reason, and still no hint to get a GPU build
+    no_device = dataclasses.replace(CPU_ONLY, build_backends=("Vulkan",),
+                                    system_gpus=(SystemGpu("AMD", "/sys/class/drm/card0"),))
+    bar.set_plan(plan_load(phi4_layout(), no_device, 4096, AUTO_LAYERS))
+    assert bar.backend_label.text() == "CPU only" and not bar.hint_label.isVisibleTo(bar)
+    assert "uses Vulkan, but no Vulkan GPU was found" in bar.backend_label.toolTip()
 
 
 @pytest.fixture
