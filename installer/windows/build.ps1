@@ -1,17 +1,24 @@
-# Windows: dist\Ponder\ponder.exe and dist\Ponder-<version>-windows-x64-<cpu|cuda>-setup.exe.
+# Windows: dist\Ponder\ponder.exe and dist\Ponder-<version>-windows-x64-<cpu|cuda|vulkan>-setup.exe.
 # Not yet run on Windows. Needs Python 3.10+ (py launcher), Visual Studio 2022 Build Tools
 # (C++), and Inno Setup 6 (iscc on PATH).
 #   .\installer\windows\build.ps1          CPU build: runs everywhere
 #   .\installer\windows\build.ps1 -Cuda    NVIDIA build: also needs the CUDA Toolkit 12.x; the
 #                                          CUDA runtime DLLs are bundled (NVIDIA allows that)
-param([switch]$Cuda)
+#   .\installer\windows\build.ps1 -Vulkan  NVIDIA, AMD and Intel GPUs through Vulkan: also needs the
+#                                          LunarG Vulkan SDK (headers, glslc; VULKAN_SDK set). The
+#                                          Vulkan loader (vulkan-1.dll) comes with every GPU driver and
+#                                          is not bundled: with a driver but no Vulkan device the app
+#                                          runs on the CPU and says why; with no GPU driver at all
+#                                          llama.cpp cannot load, so the CPU installer stays
+param([switch]$Cuda, [switch]$Vulkan)
 $ErrorActionPreference = "Stop"
 Set-Location (Join-Path $PSScriptRoot "..\..")
-$variant = if ($Cuda) { "cuda" } else { "cpu" }
+if ($Cuda -and $Vulkan) { throw "Choose -Cuda or -Vulkan, not both" }
+$variant = if ($Cuda) { "cuda" } elseif ($Vulkan) { "vulkan" } else { "cpu" }
 $venv = ".venv-$variant"  # one per variant: llama-cpp-python is compiled differently in each
 if (-not (Test-Path "$venv\Scripts\python.exe")) {
     py -3 -m venv $venv
-    $env:CMAKE_ARGS = if ($Cuda) { "-DGGML_CUDA=on" } else { "" }
+    $env:CMAKE_ARGS = @{ cuda = "-DGGML_CUDA=on"; vulkan = "-DGGML_VULKAN=on -DGGML_NATIVE=off"; cpu = "" }[$variant]
     & "$venv\Scripts\pip.exe" install --no-cache-dir --no-binary llama-cpp-python . pyinstaller
     if ($LASTEXITCODE) { throw "pip install failed" }
 }
