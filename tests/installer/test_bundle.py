@@ -27,6 +27,18 @@ NO_NETWORK = sys.platform.startswith("linux") and shutil.which("unshare") is not
     ["unshare", "-n", "true"], capture_output=True).returncode == 0
 
 
+# The interpreter whose llama-cpp-python the bundle takes: a Vulkan build (as released) where
+# PONDER_BUNDLE_PYTHON names one, else this one's.
+BUNDLE_PYTHON = os.environ.get("PONDER_BUNDLE_PYTHON", sys.executable)
+VULKAN_BUILD = subprocess.run(
+    [BUNDLE_PYTHON, "-c", "import llama_cpp, pathlib; p = pathlib.Path(llama_cpp.__file__).parent / 'lib'; "
+                          "print(any(f.name.startswith('libggml-vulkan') for f in p.iterdir()))"],
+    capture_output=True, text=True).stdout.strip() == "True"
+# Mesa's lavapipe: Vulkan on the CPU, a real Vulkan device for llama.cpp where no GPU is.
+LAVAPIPE = next(iter(sorted(Path("/usr/share/vulkan/icd.d").glob("lvp_icd*.json"))), None) \
+    if Path("/usr/share/vulkan/icd.d").is_dir() else None
+
+
 def clean_copy(dest: Path) -> None:
     """The files git knows (tracked, or new and not ignored): no build/, dist/, .venv or caches."""
     if not (ROOT / ".git").exists():  # an unpacked source archive: it is clean already
@@ -46,7 +58,9 @@ def built(tmp_path_factory) -> tuple[Path, Path]:
     """(the folder bundle, the tar.gz), built once for this module."""
     src, out = tmp_path_factory.mktemp("src"), tmp_path_factory.mktemp("out")
     clean_copy(src)
-    env = {**os.environ, "PYTHON": sys.executable, "DIST_DIR": str(out / "dist"), "WORK_DIR": str(out / "build")}
+    env = {**os.environ, "PYTHON": BUNDLE_PYTHON, "DIST_DIR": str(out / "dist"), "WORK_DIR": str(out / "build")}
+    if not VULKAN_BUILD:
+        env["CPU_ONLY"] = "1"  # this environment's llama.cpp is CPU-only: the bundle says so
     proc = subprocess.run(["bash", "installer/linux/build.sh"], cwd=src, env=env, capture_output=True, text=True,
                           timeout=1500)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
@@ -134,3 +148,23 @@ def test_archive_installs_a_menu_entry_and_uninstalls(built, tmp_path):
     subprocess.run(["sh", str(script), "--uninstall"], env=env, check=True, capture_output=True, timeout=300)
     assert not exe.exists() and not (home / ".local/share/applications/ponder.desktop").exists()
     assert not (home / ".local/bin/ponder").is_symlink() and chats.read_text() == "kept"
+
+
+@pytest.mark.skipif(not (VULKAN_BUILD and LAVAPIPE), reason="needs a Vulkan build (PONDER_BUNDLE_PYTHON) and lavapipe")
+def test_vulkan_bundle_puts_the_layers_on_a_vulkan_device(built, smollm2, tmp_path):
+    """lavapipe is a CPU device to Vulkan, which llama.cpp skips unless asked for by number."""
+    assert list((built[0] / "_internal").rglob("libvulkan.so.1"))  # the loader travels; drivers are the system's
+    proc = launch(built[0], ["--self-test", "--model", str(smollm2)], tmp_path / "home", "offscreen",
+                  {"VK_DRIVER_FILES": str(LAVAPIPE), "GGML_VK_VISIBLE_DEVICES": "0"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "self-test passed" in proc.stdout
+    assert "layers: 31/31 on Vulkan0 (llvmpipe" in proc.stdout, proc.stdout
+
+
+@pytest.mark.skipif(not VULKAN_BUILD, reason="needs a Vulkan build (PONDER_BUNDLE_PYTHON)")
+def test_vulkan_bundle_without_a_vulkan_device_runs_on_the_cpu_and_says_why(built, smollm2, tmp_path):
+    proc = launch(built[0], ["--self-test", "--model", str(smollm2)], tmp_path / "home", "offscreen",
+                  {"VK_DRIVER_FILES": str(tmp_path / "no-driver.json"), "VK_ICD_FILENAMES": str(tmp_path / "none.json")})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "self-test passed" in proc.stdout
+    assert "layers: all on the CPU (This build of llama.cpp uses Vulkan, but no Vulkan GPU was found" in proc.stdout

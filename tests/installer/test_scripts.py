@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import plistlib
 import shutil
 import subprocess
@@ -43,3 +44,16 @@ def test_names_agree_across_platforms():
     assert '"{autoprograms}\\Ponder"' in iss  # the Start-menu shortcut
     entitlements = plistlib.loads((INSTALLER / "macos" / "entitlements.plist").read_bytes())
     assert entitlements["com.apple.security.cs.allow-unsigned-executable-memory"] is True
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the Linux build script")
+def test_linux_build_refuses_a_cpu_only_llama_cpp_unless_asked(tmp_path):
+    import llama_cpp
+
+    if any(p.name.startswith("libggml-vulkan") for p in (Path(llama_cpp.__file__).parent / "lib").iterdir()):
+        pytest.skip("this environment's llama.cpp has Vulkan")
+    env = {**os.environ, "PYTHON": sys.executable, "DIST_DIR": str(tmp_path / "dist"), "WORK_DIR": str(tmp_path)}
+    proc = subprocess.run(["bash", str(INSTALLER / "linux" / "build.sh")], env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 1 and "has no Vulkan" in proc.stderr and "CPU_ONLY=1" in proc.stderr
+    assert not (tmp_path / "dist").exists()
