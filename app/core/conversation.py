@@ -106,7 +106,8 @@ class Conversation:
     """One thread (or a thread still to be created, `thread_id` None) in a history store.
 
     `extra` holds sampling changes for this session only (the CLI's flags, the
-    self-test's grammar); they win over the thread's own values and the defaults."""
+    self-test's grammar); they win over the thread's own values and the defaults. The
+    `once` of a send (the composer's thinking choice for one message) wins over all."""
 
     def __init__(self, store: Store, thread_id: int | None, defaults: ChatDefaults,
                  extra: dict | None = None, system_prompt: str | None = None) -> None:
@@ -129,9 +130,9 @@ class Conversation:
             return thread.system_prompt
         return self.defaults.system_prompt
 
-    def params(self) -> GenParams:
-        """The defaults with this thread's own values and this session's changes."""
-        changes = {**thread_overrides(self.thread()), **self.extra}
+    def params(self, once: dict | None = None) -> GenParams:
+        """The defaults with this thread's own values, this session's changes and `once`'s."""
+        changes = {**thread_overrides(self.thread()), **self.extra, **(once or {})}
         return replace(self.defaults.params, **{k: v for k, v in changes.items() if k in _PARAM_FIELDS})
 
     def path(self) -> list[StoredMessage]:
@@ -148,9 +149,9 @@ class Conversation:
             path = path[:ids.index(upto) + 1]
         return prompt_messages(self.system_prompt(), path, question, stored_blocks(self.store, path))
 
-    def request(self, question: str) -> Request:
+    def request(self, question: str, once: dict | None = None) -> Request:
         """What asking `question` now would send, before any new documents."""
-        return Request(self.messages(question=question.strip()), self.params())
+        return Request(self.messages(question=question.strip()), self.params(once))
 
     def draft_request(self, draft: str) -> Request:
         """The conversation plus typed, unsent text (for the context meter)."""
@@ -158,7 +159,7 @@ class Conversation:
 
     # -- storing a question and starting its reply ------------------------------------------
 
-    def ask(self, question: str, attached: Attached | None = None) -> Turn:
+    def ask(self, question: str, attached: Attached | None = None, once: dict | None = None) -> Turn:
         """Store `question` (creating the thread if needed) with its documents and an empty
         reply to stream into. Raises StoreError (a full disk): then nothing was sent."""
         question = question.strip()
@@ -177,20 +178,20 @@ class Conversation:
                 # The question still goes with its documents; only the chips are not kept.
                 log.exception("saving attachments failed")
                 reply = self.store.add_message(user.thread_id, user.id, "assistant", state="streaming")
-                request = attached.fitted or Request(self.messages(upto=user.id), self.params())
+                request = attached.fitted or Request(self.messages(upto=user.id), self.params(once))
                 return Turn(user.thread_id, user, reply, request, "The documents could not be saved with the thread.")
-        return self._reply_to(user)
+        return self._reply_to(user, once)
 
-    def regenerate(self, assistant_id: int) -> Turn | None:
+    def regenerate(self, assistant_id: int, once: dict | None = None) -> Turn | None:
         """A new reply to the question `assistant_id` answered (a sibling branch)."""
         message = self.store.get_message(assistant_id)
         if message is None or message.role != "assistant" or message.parent_id is None:
             return None
         user = self.store.get_message(message.parent_id)
         self.thread_id = message.thread_id
-        return self._reply_to(user)
+        return self._reply_to(user, once)
 
-    def edit(self, user_id: int, text: str) -> Turn | None:
+    def edit(self, user_id: int, text: str, once: dict | None = None) -> Turn | None:
         """Ask an edited question as a sibling of `user_id`, keeping its documents."""
         message = self.store.get_message(user_id)
         if message is None or message.role != "user" or not text.strip():
@@ -198,11 +199,11 @@ class Conversation:
         self.thread_id = message.thread_id
         edited = self.store.add_message(message.thread_id, message.parent_id, "user", text.strip())
         self.store.copy_attachments(user_id, edited.id)
-        return self._reply_to(edited)
+        return self._reply_to(edited, once)
 
-    def _reply_to(self, user: StoredMessage) -> Turn:
+    def _reply_to(self, user: StoredMessage, once: dict | None = None) -> Turn:
         reply = self.store.add_message(user.thread_id, user.id, "assistant", state="streaming")
-        return Turn(user.thread_id, user, reply, Request(self.messages(upto=user.id), self.params()))
+        return Turn(user.thread_id, user, reply, Request(self.messages(upto=user.id), self.params(once)))
 
     def sibling_positions(self) -> dict[int, tuple[int, int]]:
         """For each message on the branch: (its place among its alternatives, how many)."""
@@ -290,6 +291,8 @@ class ReplyRecorder:
                 finish_reason=stats.finish_reason if stats else "error",
                 reasoning_unfinished=bool(stats and stats.reasoning_unfinished),
                 reasoning_tokens=stats.reasoning_tokens if stats else None,
+                thinking_end=stats.thinking_end if stats else None,
+                think_budget=stats.think_budget if stats else None,
             )
             return self.store.get_message(self.message_id), None
         except StoreError as exc:

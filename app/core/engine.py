@@ -30,6 +30,7 @@ from app.core.model_file import ModelFileInfo, inspect_model_file
 from app.core.prompt import PromptRenderer, RenderedPrompt
 from app.core.reasoning import ReasoningParser
 from app.core.sampling import build_sampler
+from app.core.thinking import ThinkingControl, direct_prefix
 from app.core.types import ErrorEvent, Event, GenParams, Message, ProgressEvent, RateEvent, Stats, StatsEvent
 
 log = logging.getLogger(__name__)
@@ -197,12 +198,14 @@ class LlamaEngine:
         (context_rules.reply_reserve) do not fit, and PromptError if the prompt is empty
         or holds a token outside the vocabulary. Setting `cancel` (from any thread) stops within a token or a
         prompt batch; setting `answer_now` closes the thinking and lets the model
-        answer from there.
+        answer from there, as the thinking budget (params.think_budget) does when spent.
+        With params.answer_directly the reply starts with its thinking already closed.
         """
         if not self._ctx:
             raise AppError("The model has been unloaded.")
         rendered = self.render(messages)
-        tokens = self.tokenize(rendered.text)
+        prefix = direct_prefix(rendered.opens_thinking) if params.answer_directly else ""
+        tokens = self.tokenize(rendered.text + prefix)
         # llama.cpp aborts the whole process when asked to sample after an empty prompt (there
         # are no logits), and cannot evaluate a token id outside the vocabulary: refuse both
         # here, before anything is decoded.
@@ -219,7 +222,7 @@ class LlamaEngine:
         if len(tokens) + reserved > self.context_size:
             raise ContextOverflow(len(tokens), self.context_size, reserved)
         log.info("prompt: %d tokens, template=%s", len(tokens), rendered.template)
-        return self._run(tokens, rendered, params, cancel or threading.Event(), answer_now)
+        return self._run(tokens, rendered, params, cancel or threading.Event(), answer_now, prefix)
 
     def _reuse_prefix(self, tokens: list[int]) -> int:
         """Drop cached K/V after the longest prefix shared with `tokens`; return its length."""
@@ -258,9 +261,12 @@ class LlamaEngine:
         params: GenParams,
         cancel: threading.Event,
         answer_now: threading.Event | None,
+        prefix: str = "",
     ) -> Iterator[Event]:
         self._cancel = cancel
         parser = ReasoningParser(start_in_reasoning=rendered.opens_thinking)
+        parser.feed(prefix)  # an empty, closed thinking block: no events
+        control = ThinkingControl(params, answer_now)
         t_start = time.perf_counter()
         finish, error = "stop", None
         generated, evaluated, think_tokens = 0, 0, 0
@@ -288,7 +294,8 @@ class LlamaEngine:
                     yield ProgressEvent(evaluated, len(todo))
             t_gen = time.perf_counter()
             if finish == "stop":
-                finish, generated, t_think_end, think_tokens = yield from self._generate(smpl, parser, params, cancel, answer_now)
+                finish, generated, t_think_end, think_tokens = yield from self._generate(smpl, parser, params, cancel,
+                                                                                         control)
         except AppError as exc:
             finish, error = "error", exc
         except Exception as exc:  # llama.cpp or ctypes failure mid-stream: report, never crash
@@ -325,10 +332,12 @@ class LlamaEngine:
                 reasoning_unfinished=parser.reasoning_unfinished,
                 context_size=self.context_size,
                 template=rendered.template,
+                thinking_end=control.end(parser, finish),
+                think_budget=control.budget,
             )
         )
 
-    def _generate(self, smpl, parser: ReasoningParser, params: GenParams, cancel, answer_now):
+    def _generate(self, smpl, parser: ReasoningParser, params: GenParams, cancel, control: ThinkingControl):
         """The token loop. Returns (finish_reason, generated, time thinking ended, tokens thinking took)."""
         ctx, vocab = self._ctx, self._vocab
         sample, decode, is_eog = llama_cpp.llama_sampler_sample, llama_cpp.llama_decode, llama_cpp.llama_vocab_is_eog
@@ -347,9 +356,11 @@ class LlamaEngine:
             if cancel.is_set():
                 finish = "cancelled"
                 break
-            if answer_now is not None and not forced and answer_now.is_set() and parser.in_reasoning:
+            # Thinking tokens are all the tokens so far: a reply's thinking comes first.
+            why = control.due(generated) if not forced and parser.in_reasoning else None
+            if why is not None:
                 forced = True
-                yield from self._force_answer(parser, utf8)
+                yield from self._force_answer(parser, utf8, control.closing(why))
                 t_think_end, think_tokens = perf(), generated
                 budget = min(budget, self.context_size - len(cached) + generated)
                 continue
@@ -376,6 +387,9 @@ class LlamaEngine:
                 events = parser.feed(text)
                 if events:
                     yield from events
+                    repeating = control.watch(events)
+                    if repeating is not None:
+                        yield repeating
                     if t_think_end is None and parser.reasoning_closed:
                         t_think_end, think_tokens = perf(), generated
             if rc:
@@ -395,11 +409,12 @@ class LlamaEngine:
             t_think_end, think_tokens = perf(), generated
         return finish, generated, t_think_end, think_tokens
 
-    def _force_answer(self, parser: ReasoningParser, utf8: Utf8Stream) -> Iterator[Event]:
-        """End the thinking now: put the closing tag into the context and the parser."""
+    def _force_answer(self, parser: ReasoningParser, utf8: Utf8Stream, bridge: str = "") -> Iterator[Event]:
+        """End the thinking now: put the closing tag into the context and the parser.
+        The model also reads `bridge` before the tag; the trace does not show it as the
+        model's own words (its note says why the thinking ended)."""
         pending = utf8.flush()
-        text = pending + ANSWER_NOW_TEXT
-        rc = self._decode(self.tokenize(text, starts_prompt=False))
+        rc = self._decode(self.tokenize(pending + bridge + ANSWER_NOW_TEXT, starts_prompt=False))
         if rc:
             raise GenerationError(f"llama.cpp failed while closing the thinking (code {rc}).")
-        yield from parser.feed(text)
+        yield from parser.feed(pending + ANSWER_NOW_TEXT)

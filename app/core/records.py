@@ -42,3 +42,5 @@ class StoredMessage:
     reasoning_expanded: bool | None  # None: the view decides (no choice made yet)
     created_at: float
     updated_at: float
+    thinking_end: str | None = None  # see types.ThinkingEnd; None for older replies
+    think_budget: int | None = None  # the thinking budget the reply had (None: no limit)

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from app.core.context_rules import reply_reserve
 from app.core.errors import ContextOverflow
 from app.core.reasoning import ReasoningParser
+from app.core.thinking import ThinkingControl
 from app.core.types import Event, GenParams, Message, RateEvent, Stats, StatsEvent
 
 DEFAULT_SCRIPT = "<think>Let me think. Two plus two is four.</think>The answer is **4**."
@@ -63,9 +64,15 @@ class ScriptedEngine:
     def _run(self, prompt: int, params: GenParams, cancel: threading.Event,
              answer_now: threading.Event | None) -> Iterator[Event]:
         parser = ReasoningParser()
+        control = ThinkingControl(params, answer_now)
+        pos = 0
+        if params.answer_directly:  # the script's own thinking is skipped, as a closed block
+            parser.feed("<think>\n</think>\n\n")
+            close = self.script.find("</think>")
+            pos = close + len("</think>") if close >= 0 else 0
         start = time.perf_counter()
         think_end = None
-        finish, sent, pos, think_sent = "stop", 0, 0, 0
+        finish, sent, think_sent = "stop", 0, 0
         while pos < len(self.script):
             # Held at the gate, yet still answering cancel (as the real engine does).
             while self.gate is not None and not self.gate.acquire(timeout=0.05):
@@ -77,8 +84,10 @@ class ScriptedEngine:
             if sent >= params.max_tokens:
                 finish = "length"
                 break
-            if answer_now is not None and answer_now.is_set() and parser.in_reasoning:
+            why = control.due(sent) if parser.in_reasoning else None
+            if why is not None:
                 # Like the real engine: close the thinking here and go on with the answer.
+                control.closing(why)
                 close = self.script.find("</think>", pos)
                 yield from parser.feed("\n</think>\n\n")
                 think_end, think_sent = time.perf_counter(), sent
@@ -91,7 +100,11 @@ class ScriptedEngine:
             sent += 1
             if sent % 8 == 0:  # as the real engine reports its speed while streaming
                 yield RateEvent(sent, time.perf_counter() - start)
-            yield from parser.feed(piece)
+            events = parser.feed(piece)
+            yield from events
+            repeating = control.watch(events)
+            if repeating is not None:
+                yield repeating
             if think_end is None and parser.reasoning_closed:
                 think_end, think_sent = time.perf_counter(), sent
         yield from parser.finish()
@@ -101,7 +114,8 @@ class ScriptedEngine:
                                think_seconds=round(think, 3), answer_seconds=round(total - think, 3),
                                prompt_seconds=0.0, tokens_per_second=round(sent / total, 2) if total else 0.0,
                                finish_reason=finish, reasoning_unfinished=parser.reasoning_unfinished,
-                               context_size=self.context_size, template="scripted"))
+                               context_size=self.context_size, template="scripted",
+                               thinking_end=control.end(parser, finish), think_budget=control.budget))
 
     def close(self) -> None:
         self.closed = True

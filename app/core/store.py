@@ -340,16 +340,19 @@ class Store(DocumentRecords):
                        error: str | None = None, think_seconds: float | None = None,
                        answer_seconds: float | None = None, prompt_tokens: int | None = None,
                        generated_tokens: int | None = None, finish_reason: str | None = None,
-                       reasoning_unfinished: bool = False, reasoning_tokens: int | None = None) -> None:
+                       reasoning_unfinished: bool = False, reasoning_tokens: int | None = None,
+                       thinking_end: str | None = None, think_budget: int | None = None) -> None:
         if state not in STATES:
             raise ValueError(f"bad state {state!r}")
         with self._saving():
             cur = self._conn.execute(
                 "UPDATE messages SET state = ?, content = ?, reasoning = ?, error = ?, think_seconds = ?,"
                 " answer_seconds = ?, prompt_tokens = ?, generated_tokens = ?, finish_reason = ?,"
-                " reasoning_unfinished = ?, reasoning_tokens = ?, updated_at = ? WHERE id = ?",
+                " reasoning_unfinished = ?, reasoning_tokens = ?, thinking_end = ?, think_budget = ?,"
+                " updated_at = ? WHERE id = ?",
                 (state, content, reasoning, error, think_seconds, answer_seconds, prompt_tokens, generated_tokens,
-                 finish_reason, int(reasoning_unfinished), reasoning_tokens, self._clock(), message_id),
+                 finish_reason, int(reasoning_unfinished), reasoning_tokens, thinking_end, think_budget,
+                 self._clock(), message_id),
             )
         if cur.rowcount == 0:
             raise StoreError("That message no longer exists.")

@@ -65,4 +65,10 @@ MIGRATIONS: list[str] = [
     CREATE INDEX attachments_message ON attachments(message_id, position);
     CREATE INDEX attachments_extraction ON attachments(extraction_id);
     """,
+    # 3: how a reply's thinking ended (model, budget, answer_now, loop, skipped, length...)
+    # and the thinking budget it had (NULL: no limit), so a trace can say so after a restart.
+    """
+    ALTER TABLE messages ADD COLUMN thinking_end TEXT;
+    ALTER TABLE messages ADD COLUMN think_budget INTEGER;
+    """,
 ]

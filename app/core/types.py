@@ -7,6 +7,14 @@ from typing import Literal
 
 Role = Literal["system", "user", "assistant"]
 FinishReason = Literal["stop", "length", "cancelled", "error"]
+# How a reply's thinking ended: closed by the model itself, at the thinking budget, by
+# "Answer now", after the model was caught repeating itself, or skipped ("Answer
+# directly"); a trace cut off mid-thought takes the finish reason (length, cancelled,
+# error). None: the model did not think.
+ThinkingEnd = Literal["model", "budget", "answer_now", "loop", "skipped", "length", "cancelled", "error"]
+# What the model reads when the budget closes its thinking, before the closing tag: a
+# sentence in its own voice reads as a decision to answer, not as an interruption.
+BUDGET_BRIDGE = "Time is up; I will answer with what I have."
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +43,13 @@ class GenParams:
     seed: int | None = None
     grammar: str | None = None  # GBNF, root rule "root"
     ignore_eos: bool = False  # never end on an end-of-generation token (benchmarks)
+    # Thinking: at most this many tokens of it (None: no limit), then the thinking is
+    # closed as "Answer now" does, after `budget_bridge` ("" for none).
+    think_budget: int | None = None
+    budget_bridge: str = BUDGET_BRIDGE
+    answer_directly: bool = False  # the reply starts with its thinking already closed
+    loop_watch: bool = True  # say when the thinking repeats itself (a RepeatEvent)
+    loop_auto_answer: bool = False  # ...and close it at the second time
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +101,33 @@ class RateEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class RepeatEvent:
+    """The thinking seems to be going in circles (app/core/loop_detector.py).
+
+    `count` is how many times this reply has been caught so; `answering` is set when
+    the engine closes the thinking because of it (the auto-answer setting)."""
+
+    count: int
+    answering: bool = False
+    kind: Literal["repeating"] = "repeating"
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "count": self.count, "answering": self.answering}
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeEvent:
+    """Something the person should know about this reply (an engine that cannot keep the
+    thinking budget, say), as a sentence."""
+
+    text: str
+    kind: Literal["notice"] = "notice"
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "text": self.text}
+
+
+@dataclass(frozen=True, slots=True)
 class Stats:
     prompt_tokens: int
     evaluated_prompt_tokens: int  # prompt tokens actually run (the rest came from the cache)
@@ -102,6 +144,8 @@ class Stats:
     # True when the token counts above were counted or estimated here rather than
     # reported by the model's own tokenizer (a remote server that gives no usage).
     counts_estimated: bool = False
+    thinking_end: ThinkingEnd | None = None
+    think_budget: int | None = None  # the thinking budget in force (None: no limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,4 +168,4 @@ class ErrorEvent:
         return {"kind": self.kind, "message": self.message, "type": self.error_type, **self.details}
 
 
-Event = TextEvent | ProgressEvent | RateEvent | StatsEvent | ErrorEvent
+Event = TextEvent | ProgressEvent | RateEvent | RepeatEvent | NoticeEvent | StatsEvent | ErrorEvent
