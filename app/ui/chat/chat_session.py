@@ -205,6 +205,16 @@ class ChatSession(QObject):
         if thread is not None and thread.settings.get(ENGINE_KEY) != engine:
             self.store.update_thread_settings(thread_id, settings={**thread.settings, ENGINE_KEY: engine})
 
+    def rename_engine(self, old: str, new: str) -> int:
+        """Every thread that used connection `old` now uses `new` ("" for this computer, when
+        it was removed). Returns how many threads changed."""
+        changed = 0
+        for thread in self.store.list_threads():
+            if thread.settings.get(ENGINE_KEY) == old:
+                self.store.update_thread_settings(thread.id, settings={**thread.settings, ENGINE_KEY: new})
+                changed += 1
+        return changed
+
     # -- documents of sent turns -------------------------------------------------------
 
     def attachments(self, message_id: int) -> list:

@@ -203,9 +203,8 @@ class EnginesFront(QObject):
 
     def _edited(self, old: str, new: str) -> None:
         """A connection was saved or removed in the dialog: the one answering follows it."""
-        thread_id = self.session.thread_id
-        if old and thread_id is not None and self.session.thread_engine(thread_id) == old:
-            self.session.set_thread_engine(thread_id, new)
+        if old and new and old != new:
+            self.session.rename_engine(old, new)  # every thread follows a rename, not only this one
         if not old or old != self.current():
             return
         if not new:

@@ -155,6 +155,31 @@ def test_a_thread_whose_connection_was_removed_falls_back_with_a_notice(make_app
         assert app.session.thread_engine(remote_thread) == "" and app.session.thread_engine(other) == ""
 
 
+def test_renaming_a_connection_moves_every_thread_that_used_it(make_app, asked, elsewhere):
+    app = make_app()
+    app.load()
+    with StandIn(kind="vllm") as s:
+        conns = app.window.engines.connections
+        conns.put(Connection("box", s.url))
+        first = app.session.new_thread()
+        choose(app, "box")
+        send(app, "What is 2+2?")
+        second = app.session.new_thread()
+        send(app, "And 3+3?")
+        elsewhere_thread = app.session.new_thread()
+        choose(app, None)
+        assert app.session.thread_engine(first) == app.session.thread_engine(second) == "box"
+        conns.put(Connection("gpu-box", s.url), replacing="box")
+        app.window.engines._edited("box", "gpu-box")  # what the dialog reports after a rename
+        assert app.session.thread_engine(first) == app.session.thread_engine(second) == "gpu-box"
+        assert app.session.thread_engine(elsewhere_thread) == ""
+        with app.qtbot.waitSignal(app.models.model_changed, timeout=WAIT_MS,
+                                  check_params_cb=lambda state, _t: state == "ready"):
+            app.session.select_thread(first)
+        assert app.models.remote.connection == "gpu-box"
+        assert "no longer saved" not in app.window.banner.text()
+
+
 def test_a_server_that_cannot_be_reached_is_a_notice_and_this_computer_answers(make_app, asked):
     app = make_app()
     app.load()
