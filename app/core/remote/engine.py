@@ -16,12 +16,14 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 
 import httpx2
 
 from app.core.context_rules import DEFAULT_CONTEXT, reply_reserve
 from app.core.errors import AppError, ContextOverflow
 from app.core.reasoning import ReasoningParser
+from app.core.thinking import ThinkingControl
 from app.core.remote import protocols
 from app.core.remote.counting import TokenCounter
 from app.core.remote.detect import ServerInfo, detect, kind_from_host, list_models, model_facts, normalize
@@ -42,6 +44,7 @@ from app.core.types import (
     Event,
     GenParams,
     Message,
+    NoticeEvent,
     ProgressEvent,
     RateEvent,
     Stats,
@@ -120,6 +123,11 @@ class RemoteEngine:
             return False
         return isinstance(data.get("success"), bool)
 
+    def thinking_note(self, params: GenParams) -> str | None:
+        """A sentence when this server cannot keep `params`' thinking budget or skip the
+        thinking as asked (also sent as the reply's first event); None when it can."""
+        return protocols.thinking_limits(self.info.kind, self.info.label, params, self._think)
+
     def describe(self) -> dict:
         """What `engines test` prints: the server, its model and what works."""
         return {
@@ -172,15 +180,19 @@ class RemoteEngine:
                                          self.supports_answer_now)
         log.info("prompt: %d tokens%s to %s", prompt, " (estimated)" if self.counts_estimated else "",
                  self._http.where)
-        return self._run(path, body, prompt, cancel or threading.Event(), answer_now)
+        return self._run(path, body, prompt, cancel or threading.Event(), answer_now, params)
 
     def _run(self, path: str, body: dict, prompt: int, cancel: threading.Event,
-             answer_now: threading.Event | None) -> Iterator[Event]:
+             answer_now: threading.Event | None, params: GenParams = GenParams()) -> Iterator[Event]:
         ollama = self.info.kind == "ollama"
         read = protocols.ollama_piece if ollama else protocols.openai_piece
         where, perf = self._http.where, time.perf_counter
         parser = ReasoningParser()
         sides = _Sides(parser)
+        control = ThinkingControl(params, answer_now)
+        note = self.thinking_note(params)
+        if note:
+            yield NoticeEvent(note)
         t_start = perf()
         t_first = t_think_end = None
         deltas = think_deltas = 0
@@ -218,10 +230,13 @@ class RemoteEngine:
                         if t_first is None:
                             t_first = t_rate = perf()
                         was_closed = parser.reasoning_closed
-                        if piece.reasoning:
-                            yield from sides.reasoning(piece.reasoning)
+                        events = sides.reasoning(piece.reasoning) if piece.reasoning else []
                         if piece.content:
-                            yield from sides.answer(piece.content)
+                            events += sides.answer(piece.content)
+                        yield from events
+                        repeating = control.watch(events)
+                        if repeating is not None:
+                            yield repeating
                         deltas += 1
                         if not was_closed and parser.reasoning_closed:
                             t_think_end = perf()
@@ -232,9 +247,12 @@ class RemoteEngine:
                         finish, ended = protocols.finish_reason(piece.finish), True
                     if piece.done:
                         break
-                    if (answer_now is not None and not asked and self.supports_answer_now and completion_id
-                            and answer_now.is_set() and parser.in_reasoning):
+                    # The budget is the server's to keep (thinking_fields); answer-now and the
+                    # loop watch's auto-answer go through its control endpoint.
+                    why = control.due(0) if not asked and parser.in_reasoning else None
+                    if why is not None and self.supports_answer_now and completion_id:
                         asked = True
+                        control.closing(why)
                         self._end_reasoning(completion_id)
                     if t_first is not None and perf() - t_rate >= RATE_EVERY_SECONDS:
                         t_rate = perf()
@@ -259,8 +277,9 @@ class RemoteEngine:
         if error is not None:
             yield ErrorEvent(error.user_message, type(error).__name__)
         self.last_server_timings = timings
-        yield StatsEvent(self._stats(prompt, usage, timings or {}, deltas, think_deltas, t_start, t_first,
-                                     t_think_end, finish, parser))
+        stats = self._stats(prompt, usage, timings or {}, deltas, think_deltas, t_start, t_first, t_think_end,
+                            finish, parser)
+        yield StatsEvent(replace(stats, thinking_end=control.end(parser, finish), think_budget=control.budget))
 
     def _end_reasoning(self, completion_id: str) -> None:
         """Ask llama.cpp's server to close the thinking of reply `completion_id`."""

@@ -85,6 +85,7 @@ def openai_body(kind: str, model: str, messages: Sequence[Message], params: GenP
         body["min_p"] = params.min_p
     if kind in ("llama.cpp", "vllm") and params.ignore_eos:
         body["ignore_eos"] = True
+    body.update(thinking_fields(kind, params))
     if kind == "llama.cpp":
         if params.grammar:
             body["grammar"] = params.grammar
@@ -93,9 +94,60 @@ def openai_body(kind: str, model: str, messages: Sequence[Message], params: GenP
         # Progress chunks while a long prompt is read: a progress bar, and bytes that keep
         # the idle limit from firing during minutes of prompt processing on a CPU.
         body["return_progress"] = True
-    if kind == "openrouter":
-        body["reasoning"] = {"enabled": True}  # thinking on for models where it is optional
     return body
+
+
+def thinking_fields(kind: str, params: GenParams) -> dict:
+    """The thinking budget and Answer directly, in the fields a server of `kind` reads:
+    llama.cpp's server `thinking_budget_tokens` (0 ends the thinking at once) and its
+    `reasoning_budget_message`; vLLM's `thinking_token_budget`; OpenRouter's
+    `reasoning.max_tokens`. See `thinking_limits` for what each cannot do."""
+    budget, direct = params.think_budget, params.answer_directly
+    off = {"enable_thinking": False}  # templates that can think or not read this (Qwen3 and others)
+    if kind == "openrouter":
+        if direct:
+            return {"reasoning": {"enabled": False}}
+        return {"reasoning": {"max_tokens": budget} if budget is not None else {"enabled": True}}
+    if kind == "llama.cpp":
+        if direct:
+            return {"thinking_budget_tokens": 0, "chat_template_kwargs": off}
+        if budget is not None:
+            fields = {"thinking_budget_tokens": budget}
+            if params.budget_bridge:
+                fields["reasoning_budget_message"] = f"\n\n{params.budget_bridge}"
+            return fields
+    if kind == "vllm":
+        if direct:
+            return {"chat_template_kwargs": off}
+        if budget is not None:
+            return {"thinking_token_budget": budget}
+    return {}
+
+
+def thinking_limits(kind: str, label: str, params: GenParams, can_think_off: bool) -> str | None:
+    """A sentence when a server of `kind` cannot keep the thinking budget or skip the
+    thinking as asked; None when it can (as far as its API says)."""
+    if params.answer_directly:
+        if kind in ("llama.cpp", "openrouter") or (kind == "ollama" and can_think_off):
+            return None
+        if kind == "vllm":
+            return ("vLLM skips the thinking only for models whose chat template can turn it off; "
+                    "this one may think anyway.")
+        return f"{label} offers no way to skip the thinking; the model may think anyway."
+    if params.think_budget is None:
+        return None
+    if kind == "llama.cpp":
+        return None
+    if kind == "openrouter":
+        return None
+    if kind == "vllm":
+        return ("vLLM keeps a thinking budget only when it was started with a reasoning configuration "
+                "(--reasoning-config); without one the model may think past "
+                f"{params.think_budget:,} tokens.")
+    if kind == "ollama":
+        return (f"Ollama has no thinking budget, so the model may think past {params.think_budget:,} tokens. "
+                "Only Answer directly (thinking off) can be asked of it.")
+    return f"{label} offers no thinking budget, so the model may think past {params.think_budget:,} tokens."
 
 
 def openai_piece(payload: dict) -> Piece:
@@ -168,7 +220,8 @@ def ollama_body(model: str, messages: Sequence[Message], params: GenParams, max_
         options["num_ctx"] = num_ctx
     body: dict = {"model": model, "messages": messages_json(messages), "stream": True, "options": options}
     if think:
-        body["think"] = True  # only for models that can: others answer 400
+        # Only for models that can (others answer 400); false skips the thinking.
+        body["think"] = not params.answer_directly
     return body
 
 
