@@ -14,12 +14,12 @@ import json
 import logging
 import math
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from app.core.atomic_write import write_atomic
 from app.core.prompt import PHI4_REASONING_SYSTEM_PROMPT
 from app.core.types import GenParams
 
@@ -254,14 +254,7 @@ def save_settings(config_dir: Path, settings: Settings) -> None:
             return
         log.warning("unreadable settings file kept as %s", backup)
     payload = json.dumps({"schema_version": SCHEMA_VERSION, "settings": asdict(settings)}, indent=2)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".settings-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, payload, prefix=".settings-")
 
 
 def _backup_path(path: Path) -> Path:

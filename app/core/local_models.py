@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.core.atomic_write import write_atomic
 from app.core.catalog import Catalog, CatalogFile, Source, quant_from_name
 from app.core.errors import UnsupportedArchitecture
 from app.core.model_file import ModelFileInfo, inspect_model_file
@@ -208,11 +208,4 @@ class ImportedModels:
 
     def _write(self, entries: list[dict]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".models-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({"schema_version": 1, "models": entries}, fh, indent=1)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(self.path, json.dumps({"schema_version": 1, "models": entries}, indent=1), prefix=".models-")

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -22,6 +20,7 @@ import keyring
 import keyring.backend
 import keyring.errors
 
+from app.core.atomic_write import write_atomic
 from app.core.errors import AppError
 
 log = logging.getLogger(__name__)
@@ -157,19 +156,10 @@ class SecretStore:
         return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
 
     def _write_file(self, data: dict[str, str]) -> None:
-        # Written to a private temporary file and renamed, so the secret is never readable by
-        # others, not even for a moment, and a full disk leaves the old file whole.
-        folder = self._file.parent
+        # write_atomic's file is private from its first byte, so the secret is never readable
+        # by others, not even for a moment, and a full disk leaves the old file whole.
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".secrets-", dir=folder)  # mode 0600
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    json.dump(data, f)
-                os.chmod(tmp, 0o600)
-                os.replace(tmp, self._file)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            self._file.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(self._file, json.dumps(data), prefix=".secrets-")
         except OSError as exc:
             raise AppError(f"Could not write {self._file}: {exc.strerror or exc}") from exc

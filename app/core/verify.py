@@ -11,11 +11,11 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Callable
 
+from app.core.atomic_write import write_atomic
 from app.core.errors import ChecksumMismatch, DownloadCancelled
 
 log = logging.getLogger(__name__)
@@ -79,14 +79,7 @@ class VerifiedStore:
         if partials is not None:
             data["partials"] = partials
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".verified-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, indent=1)
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(self.path, json.dumps(data, indent=1), prefix=".verified-")
 
     def record(self, path: Path, sha256: str, ok: bool, stat: os.stat_result | None = None) -> None:
         """Remember the result for `path` as it is now (or as `stat` says it will be after a rename)."""

@@ -13,7 +13,6 @@ import ipaddress
 import json
 import logging
 import os
-import tempfile
 import time
 import unicodedata
 from collections.abc import Callable, Iterator
@@ -21,6 +20,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from app.core.atomic_write import write_atomic
 from app.core.errors import AppError
 from app.core.remote.detect import KINDS, normalize
 from app.core.remote.engine import RemoteEngine
@@ -187,14 +187,7 @@ class Connections:
         payload = json.dumps({"format": FORMAT, "connections": [asdict(c) for c in self._items.values()]},
                              indent=2, ensure_ascii=False)
         try:
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".connections-", suffix=".json")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    f.write(payload)
-                os.replace(tmp, self.path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+            write_atomic(self.path, payload, prefix=".connections-")
         except OSError as exc:
             raise AppError(f"Could not save the connections to {self.path}: {exc.strerror or exc}") from exc
         self._damaged = False
