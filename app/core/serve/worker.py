@@ -115,27 +115,26 @@ class JobRunner(Protocol):
     def stop(self, timeout: float | None = None) -> None: ...
 
 
-class Worker:
-    def __init__(self, engine: Engine, max_waiting: int = MAX_WAITING, names: tuple[str, ...] | None = None) -> None:
-        self.engine = engine
+class JobLine:
+    """The bounded, first-come-first-served line of jobs both runners keep, and the job
+    being run. `_changed` guards all of it (a Condition over an RLock, so a runner may
+    hold it around these calls)."""
+
+    def __init__(self, max_waiting: int) -> None:
         self.max_waiting = max_waiting
-        self._served = ServedModel(tuple(names) if names else served_names(engine.name), engine.context_size)
         self._waiting: collections.deque[Job] = collections.deque()
         self._current: Job | None = None
         self._stopping = False
         self._changed = threading.Condition()
-        self._thread = threading.Thread(target=self._loop, name="serve-worker", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
 
-    def served(self) -> ServedModel:
-        return self._served
-
-    def submit(self, job: Job) -> int:
+    def _join(self, job: Job) -> int:
         """Put `job` in line; returns how many jobs are ahead of it (the one running
         included). Raises QueueFull when `max_waiting` jobs already wait, ServerStopping
-        once `stop` was called."""
+        once the line was closed."""
         with self._changed:
             if self._stopping:
                 raise ServerStopping()
@@ -146,12 +145,27 @@ class Worker:
             self._changed.notify_all()
             return ahead
 
-    def withdraw(self, job: Job) -> None:
-        """Take `job` out of the line if it is still waiting (its client left)."""
+    def _leave(self, job: Job) -> bool:
+        """Take `job` out of the line if it is still waiting; True if it was."""
         with self._changed:
-            if job in self._waiting:
-                self._waiting.remove(job)
-                self._changed.notify_all()
+            if job not in self._waiting:
+                return False
+            self._waiting.remove(job)
+            self._changed.notify_all()
+            return True
+
+    def _close(self) -> None:
+        """No more jobs: cut the running one and refuse the waiting ones."""
+        with self._changed:
+            self._stopping = True
+            waiting = list(self._waiting)
+            self._waiting.clear()
+            if self._current is not None:
+                self._current.cancel.set()
+            self._changed.notify_all()
+        for job in waiting:
+            job.cancel.set()
+            send_refused(job, ServerStopping())
 
     def busy(self) -> tuple[bool, int]:
         """(a job is running, how many wait)."""
@@ -163,24 +177,35 @@ class Worker:
         with self._changed:
             return self._changed.wait_for(lambda: predicate(self._current is not None, len(self._waiting)), timeout)
 
+
+class Worker(JobLine):
+    """The headless server's runner: its own thread owns `engine`."""
+
+    def __init__(self, engine: Engine, max_waiting: int = MAX_WAITING, names: tuple[str, ...] | None = None) -> None:
+        super().__init__(max_waiting)
+        self.engine = engine
+        self._served = ServedModel(tuple(names) if names else served_names(engine.name), engine.context_size)
+        self._thread = threading.Thread(target=self._loop, name="serve-worker", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def served(self) -> ServedModel:
+        return self._served
+
+    def submit(self, job: Job) -> int:
+        """Put `job` in line (see JobLine._join)."""
+        return self._join(job)
+
+    def withdraw(self, job: Job) -> None:
+        """Take `job` out of the line if it is still waiting (its client left)."""
+        self._leave(job)
+
     def stop(self, timeout: float | None = None) -> None:
         """Cancel the running job, refuse the waiting ones, and end the thread."""
-        with self._changed:
-            self._stopping = True
-            waiting = list(self._waiting)
-            self._waiting.clear()
-            if self._current is not None:
-                self._current.cancel.set()
-            self._changed.notify_all()
-        for job in waiting:
-            job.cancel.set()
-            send_refused(job, ServerStopping())
+        self._close()
         if self._thread.is_alive():
             self._thread.join(timeout)
-
-    @property
-    def stopping(self) -> bool:
-        return self._stopping
 
     def _loop(self) -> None:
         while True:

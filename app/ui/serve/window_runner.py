@@ -13,8 +13,6 @@ requests is the same bounded one as the headless server's Worker.
 
 from __future__ import annotations
 
-import collections
-import threading
 from collections.abc import Callable
 from functools import partial
 
@@ -22,8 +20,8 @@ from app.core.engine_contract import Engine
 from app.core.serve.worker import (
     MAX_WAITING,
     Job,
+    JobLine,
     NoModel,
-    QueueFull,
     ServedModel,
     ServerStopping,
     run_job,
@@ -37,7 +35,7 @@ def _ignore(running: int, waiting: int) -> None:
     pass
 
 
-class WindowRunner:
+class WindowRunner(JobLine):
     """A JobRunner whose jobs run where `post` runs them (the model's thread), with the
     engine there at that time. `describe` says which model is loaded now (None: none);
     `on_activity(running, waiting)` is called, from any thread, whenever either changes."""
@@ -45,14 +43,10 @@ class WindowRunner:
     def __init__(self, post: Callable[[Task], None], describe: Callable[[], ServedModel | None],
                  on_activity: Callable[[int, int], None] = _ignore,
                  max_waiting: int = MAX_WAITING) -> None:
-        self.max_waiting = max_waiting
+        super().__init__(max_waiting)
         self._post = post
         self._describe = describe
         self._on_activity = on_activity
-        self._waiting: collections.deque[Job] = collections.deque()
-        self._current: Job | None = None
-        self._stopping = False
-        self._changed = threading.Condition()
 
     def served(self) -> ServedModel | None:
         return self._describe()
@@ -60,55 +54,26 @@ class WindowRunner:
     def start(self) -> None:
         """Nothing to start: the model's thread is the window's."""
 
-    @property
-    def stopping(self) -> bool:
-        return self._stopping
-
     def submit(self, job: Job) -> int:
         with self._changed:
             if self._stopping:
                 raise ServerStopping()
             if self._describe() is None:
                 raise NoModel()
-            if len(self._waiting) >= self.max_waiting:
-                raise QueueFull
-            ahead = len(self._waiting) + (self._current is not None)
-            self._waiting.append(job)
+            ahead = self._join(job)
             # Posted under the lock, so the model's thread takes jobs in the order they joined the line.
             self._post(partial(self._run, job))
-            self._changed.notify_all()
         self._report()
         return ahead
 
     def withdraw(self, job: Job) -> None:
-        with self._changed:
-            if job not in self._waiting:
-                return
-            self._waiting.remove(job)
-            self._changed.notify_all()
-        self._report()
-
-    def busy(self) -> tuple[bool, int]:
-        with self._changed:
-            return self._current is not None, len(self._waiting)
-
-    def wait_until(self, predicate: Callable[[bool, int], bool], timeout: float | None = None) -> bool:
-        with self._changed:
-            return self._changed.wait_for(lambda: predicate(self._current is not None, len(self._waiting)), timeout)
+        if self._leave(job):
+            self._report()
 
     def stop(self, timeout: float | None = None) -> None:
         """Cut the reply being generated and refuse the waiting ones. Nothing to wait for:
         the model's thread goes on with the window's own work."""
-        with self._changed:
-            self._stopping = True
-            waiting = list(self._waiting)
-            self._waiting.clear()
-            if self._current is not None:
-                self._current.cancel.set()
-            self._changed.notify_all()
-        for job in waiting:
-            job.cancel.set()
-            send_refused(job, ServerStopping())
+        self._close()
         self._report()
 
     def detach(self) -> None:
