@@ -352,6 +352,8 @@ class LlamaEngine:
         generated, t_think_end, think_tokens, forced = 0, None, 0, False
         finish = "length"
         t_begin = t_rate = perf()
+        if parser.reasoning_closed:  # Answer directly: the thinking closed before the first token
+            t_think_end = t_begin
         while generated < budget:
             if cancel.is_set():
                 finish = "cancelled"
