@@ -26,6 +26,7 @@ from app.core.conversation import Attached, ChatDefaults, Conversation, ReplyRec
 from app.core.engine import LlamaEngine, LoadParams, default_threads
 from app.core.errors import AppError
 from app.core.fit import AUTO_LAYERS, plan_load
+from app.core.thinking import LEVELS, end_text, parse_budget
 from app.core.types import GenParams
 from app.help_format import Parser
 
@@ -76,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--grammar", default=None, metavar="GBNF|@FILE",
                      help="GBNF grammar text the reply must follow, or @FILE to read it "
                           "(default: none, or the thread's)")
+    ask.add_argument("--think", type=_budget, default=None, metavar="quick|normal|long|none|N",
+                     help="thinking budget: " + ", ".join(f"{k} {v:,}" for k, v in LEVELS.items() if v)
+                          + " tokens, none for no limit, or a number of tokens; at the budget the thinking "
+                            "is closed and the model answers (default: the thread's, else no limit)")
+    ask.add_argument("--no-think", action="store_true",
+                     help="answer directly: the reply starts with its thinking closed")
     ask.add_argument("--json", action="store_true", help="one JSON object per event on stdout")
     cli_docs.add_arguments(ask)
     cli_engines.add_ask_arguments(ask)
@@ -111,6 +118,14 @@ def resolve_layers(model: Path, requested: int, n_ctx: int) -> int:
     return plan.n_gpu_layers
 
 
+def _budget(value: str) -> int | str:
+    try:
+        budget = parse_budget(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return "none" if budget is None else budget
+
+
 def _grammar(value: str | None) -> str | None:
     if value and value.startswith("@"):
         return Path(value[1:]).read_text(encoding="utf-8")
@@ -140,13 +155,21 @@ class _Printer:
         elif ev.kind == "error":
             self._end_reasoning()
             sys.stderr.write(f"error: {ev.message}\n")
+        elif ev.kind == "notice":
+            self._end_reasoning()
+            sys.stderr.write(f"note: {ev.text}\n")
+        elif ev.kind == "repeating":
+            self._end_reasoning()
+            then = " Answering now." if ev.answering else ""
+            sys.stderr.write(f"[the model seems to be repeating itself.{then}]\n")
         elif ev.kind == "stats":
             self._end_reasoning()
             s = ev.stats
             sys.stdout.write("\n")
+            ended = end_text(s.thinking_end, s.think_budget)
             sys.stderr.write(
                 f"[{s.generated_tokens} tokens, {s.tokens_per_second} tok/s, thought {s.think_seconds:.1f} s, "
-                f"finish: {s.finish_reason}]\n"
+                f"finish: {s.finish_reason}{f'; thinking {ended}' if ended else ''}]\n"
             )
 
     def _reason(self, text: str) -> None:
@@ -188,6 +211,10 @@ def _session_changes(args: argparse.Namespace) -> dict:
     grammar = _grammar(args.grammar)
     if grammar is not None:
         changes["grammar"] = grammar
+    if args.think is not None:
+        changes["think_budget"] = None if args.think == "none" else args.think
+    if args.no_think:
+        changes["answer_directly"] = True
     return changes
 
 
