@@ -42,6 +42,8 @@ class Settings:
     # says fit; on a CPU-only build that is 0).
     n_gpu_layers: int = -2
     thinking_expanded: bool = False  # finished traces start collapsed
+    think_budget: int | None = _DEFAULTS.think_budget  # tokens of thinking (None: no limit)
+    loop_auto_answer: bool = _DEFAULTS.loop_auto_answer  # answer when caught repeating a second time
     layout: str = "auto"  # "auto" (side by side when wide), "side", "stacked"
     theme: str = "system"  # "system", "light", "dark"
     models_dir: str = ""
@@ -56,7 +58,8 @@ class Settings:
 
     def gen_params(self, **overrides) -> GenParams:
         base = GenParams(temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
-                         max_tokens=self.max_tokens, seed=self.seed)
+                         max_tokens=self.max_tokens, seed=self.seed, think_budget=self.think_budget,
+                         loop_auto_answer=self.loop_auto_answer)
         return replace(base, **overrides)
 
     def with_changes(self, **changes) -> Settings:
@@ -121,6 +124,8 @@ RULES: dict[str, tuple[Callable[[object], object], str]] = {
     "context_size": (_whole(0, 1 << 24), "0 (the model's own) or a number of tokens"),
     "n_gpu_layers": (_whole(-2, 100_000), "-2 (Auto), -1 (all) or a number of layers"),
     "thinking_expanded": (lambda v: v if isinstance(v, bool) else _BAD, "true or false"),
+    "think_budget": (_whole(1, 1 << 20, allow_none=True), "empty (no limit) or a number of tokens, 1 or more"),
+    "loop_auto_answer": (lambda v: v if isinstance(v, bool) else _BAD, "true or false"),
     "layout": (_choice("auto", "side", "stacked"), '"auto", "side" or "stacked"'),
     "theme": (_choice("system", "light", "dark"), '"system", "light" or "dark"'),
     "models_dir": (_text(path=True), "a folder path"),

@@ -5,7 +5,11 @@ count (end-of-generation banned so every run makes exactly --tokens tokens). The
 path is LlamaEngine.stream with the reasoning parser, every event consumed; the raw
 path is sample + llama_decode and nothing else. Prints JSON; goal: ratio >= 0.97.
 
-    python bench/decode_overhead.py [--model PATH] [--tokens 256] [--runs 5] [--n-gpu-layers N]
+    python bench/decode_overhead.py [--model PATH] [--tokens 256] [--runs 5] [--n-gpu-layers N] [--thinking]
+
+--thinking loads the model with a chat template that opens the thinking, so every token
+is thinking: the budget check and the loop watch run on each one (a budget is set that
+is never reached).
 """
 
 from __future__ import annotations
@@ -27,6 +31,10 @@ from app.core.sampling import build_sampler  # noqa: E402
 from app.core.types import GenParams, Message  # noqa: E402
 
 PROMPT = [Message("user", "Think step by step: how many prime numbers are there below 100?")]
+OPENS_THINKING = (
+    "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+    "<|im_start|>assistant\n<think>\n"
+)
 
 
 def raw_tokens_per_second(engine: LlamaEngine, params: GenParams, n: int) -> float:
@@ -68,13 +76,17 @@ def main() -> None:
     ap.add_argument("--n-gpu-layers", type=int, default=0)
     ap.add_argument("--ctx", type=int, default=2048)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--thinking", action="store_true", help="every token is thinking (budget and loop watch on)")
     args = ap.parse_args()
     if args.model is None:
         from tests.model_files import smollm2_path
 
         args.model = smollm2_path()
-    params = GenParams(max_tokens=args.tokens, seed=42, ignore_eos=True)
-    with LlamaEngine(args.model, LoadParams(n_gpu_layers=args.n_gpu_layers, n_ctx=args.ctx, n_threads=args.threads)) as engine:
+    params = GenParams(max_tokens=args.tokens, seed=42, ignore_eos=True,
+                       think_budget=args.tokens + 1 if args.thinking else None)
+    load = LoadParams(n_gpu_layers=args.n_gpu_layers, n_ctx=args.ctx, n_threads=args.threads,
+                      chat_template=OPENS_THINKING if args.thinking else None)
+    with LlamaEngine(args.model, load) as engine:
         app_tokens_per_second(engine, GenParams(max_tokens=16, seed=1, ignore_eos=True))  # warm-up
         raw, app = [], []
         for _ in range(args.runs):  # interleaved, so drift hits both alike
@@ -85,6 +97,7 @@ def main() -> None:
         "model": args.model.name,
         "n_gpu_layers": args.n_gpu_layers,
         "tokens": args.tokens,
+        "thinking": args.thinking,
         "runs": args.runs,
         "raw_tok_s_median": round(statistics.median(raw), 2),
         "app_tok_s_median": round(statistics.median(app), 2),

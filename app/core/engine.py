@@ -403,7 +403,7 @@ class LlamaEngine:
                 self._set_abort(True)
             if perf() - t_rate >= RATE_EVERY_SECONDS:
                 t_rate = perf()
-                yield RateEvent(generated, t_rate - t_begin)
+                yield RateEvent(generated, t_rate - t_begin, think_budget=control.budget)
         tail = utf8.flush()
         if tail:
             yield from parser.feed(tail)

@@ -99,7 +99,7 @@ class ScriptedEngine:
             pos += len(piece)
             sent += 1
             if sent % 8 == 0:  # as the real engine reports its speed while streaming
-                yield RateEvent(sent, time.perf_counter() - start)
+                yield RateEvent(sent, time.perf_counter() - start, think_budget=control.budget)
             events = parser.feed(piece)
             yield from events
             repeating = control.watch(events)

@@ -91,13 +91,17 @@ class RateEvent:
     tokens: int
     seconds: float
     kind: Literal["rate"] = "rate"
+    think_budget: int | None = None  # the reply's thinking budget, for "1,234 of 4,000 tokens"
 
     @property
     def tokens_per_second(self) -> float:
         return self.tokens / self.seconds if self.seconds > 0 else 0.0
 
     def to_json(self) -> dict:
-        return {"kind": self.kind, "tokens": self.tokens, "seconds": round(self.seconds, 3)}
+        data = {"kind": self.kind, "tokens": self.tokens, "seconds": round(self.seconds, 3)}
+        if self.think_budget is not None:
+            data["think_budget"] = self.think_budget
+        return data
 
 
 @dataclass(frozen=True, slots=True)

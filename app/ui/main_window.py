@@ -22,6 +22,7 @@ from app.ui.chat.chat_view import ChatView
 from app.ui.chat.composer import Composer
 from app.ui.chat.composer_area import ComposerArea
 from app.ui.chat.context_meter import ContextMeter
+from app.ui.chat.thinking_picker import ThinkingPicker
 from app.ui.chat.thread_sidebar import ThreadSidebar
 from app.ui.dialogs import Dialogs
 from app.ui.documents.attachments import AttachmentTray
@@ -33,6 +34,8 @@ from app.ui.settings.thread_settings_dialog import ThreadSettingsDialog
 from app.ui.shortcuts import WindowKeys, key_sequences
 
 ANSWER_NOW_TIP = "Stop thinking and write the answer from what it has so far"
+REPEAT_KEY = "repeating"
+REPEAT_TEXT = "The model seems to be repeating itself."
 UNDO_BUTTON_MS = 10_000  # "Undo delete" stays a little longer than the notice beside it
 
 
@@ -99,7 +102,9 @@ class MainWindow(QMainWindow):
         self.answer_now_button.setEnabled(False)
         self.answer_now_button.hide()  # shown while a reply streams (_busy)
         self.attachment_tray = AttachmentTray()
-        composer_area = ComposerArea(self.attachment_tray, self.composer, [self.answer_now_button, self.send_button])
+        self.thinking_picker = ThinkingPicker()
+        composer_area = ComposerArea(self.attachment_tray, self.composer,
+                                     [self.thinking_picker, self.answer_now_button, self.send_button])
 
         center = QWidget()
         center_layout = QVBoxLayout(center)
@@ -204,6 +209,9 @@ class MainWindow(QMainWindow):
         m.notice.connect(self.show_notice)
         c.stats_updated.connect(self._stats)
         c.rate_updated.connect(self._rate)
+        self.thinking_picker.choice_changed.connect(c.set_thinking_choice)
+        c.repeating.connect(self._repeating)
+        c.busy_changed.connect(lambda busy: busy or self.banner.clear(REPEAT_KEY))
         # The meter counts the unsent text too, re-measured once typing pauses.
         self._draft_timer = QTimer(self, singleShot=True, interval=400)
         self._draft_timer.timeout.connect(lambda: c.set_draft(self.composer.toPlainText()))
@@ -345,6 +353,15 @@ class MainWindow(QMainWindow):
         self.update_answer_now()
         self.new_button.setEnabled(not busy)
         self._update_send()
+
+    def _repeating(self, event) -> None:
+        """The thinking goes in circles: offer to answer now, or to let it think on."""
+        if event.answering:
+            self.banner.show_notice(f"{REPEAT_TEXT} It was again, so it is answering now.", kind="info",
+                                    key=REPEAT_KEY)
+            return
+        self.banner.show_notice(REPEAT_TEXT, [("Answer now", self.session.answer_now), ("Keep thinking", lambda: None)],
+                                kind="info", key=REPEAT_KEY)
 
     def update_answer_now(self) -> None:
         """Answer now works while the reply thinks, on an engine that can end thinking early."""

@@ -65,6 +65,7 @@ class ChatSession(QObject):
     stats_updated = Signal(object)  # Stats of the last reply
     rate_updated = Signal(object)  # RateEvent: speed so far of the reply streaming now
     context_measured = Signal(object)  # ContextReading
+    repeating = Signal(object)  # RepeatEvent: the reply's thinking seems to go in circles
 
     def __init__(self, store: Store, settings: AppSettings, models: ModelSession) -> None:
         super().__init__()
@@ -73,6 +74,7 @@ class ChatSession(QObject):
         self.models = models
         self.conversation = Conversation(store, None, self._defaults())
         self.extra: dict = {}  # this session's sampling changes (the self-test's grammar)
+        self.thinking_choice: dict | None = None  # the composer's (set_thinking_choice)
         self.draft = ""  # typed, not yet sent
         self.thread_model = ThreadListModel(self)
         self._search = ""
@@ -111,6 +113,11 @@ class ChatSession(QObject):
 
     def _conversation(self, thread_id: int | None) -> Conversation:
         return Conversation(self.store, thread_id, self._defaults(), self.extra)
+
+    def set_thinking_choice(self, once: dict | None) -> None:
+        """The composer's thinking choice for the messages it sends (a budget, or Answer
+        directly); None follows the thread's own budget."""
+        self.thinking_choice = dict(once) if once else None
 
     def set_session_params(self, changes: dict) -> None:
         """Sampling changes for this session only, over threads' values and the settings."""
@@ -286,7 +293,7 @@ class ChatSession(QObject):
             self.notice.emit(NO_MODEL)
             return False
         try:
-            turn = self.conversation.ask(text, attached)
+            turn = self.conversation.ask(text, attached, self.thinking_choice)
         except StoreError as exc:  # a full disk: nothing is sent, the text stays in the composer
             self.notice.emit(exc.user_message)
             return False
@@ -346,6 +353,10 @@ class ChatSession(QObject):
         for ev in events:
             if ev.kind == "rate":
                 self.rate_updated.emit(ev)
+            elif ev.kind == "repeating":
+                self.repeating.emit(ev)
+            elif ev.kind == "notice":
+                self.notice.emit(ev.text)
         stream.pending.extend(events)
         if not self._flush_timer.isActive():
             self._flush_timer.start()

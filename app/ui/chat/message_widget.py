@@ -12,6 +12,7 @@ from PySide6.QtGui import QFontMetricsF, QGuiApplication
 from PySide6.QtWidgets import QBoxLayout, QFrame, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from app.core.records import StoredMessage
+from app.core.thinking import end_text
 from app.ui import style
 from app.ui.chat.answer_view import AnswerView
 from app.ui.chat.inline_editor import InlineEditor
@@ -178,6 +179,8 @@ class MessageWidget(QFrame):
             elif ev.kind == "answer":
                 answer.append(ev.text)
                 self.thinking_live = False
+            elif ev.kind == "rate" and self.thinking_live and not answer:
+                self.reasoning.set_live_tokens(ev.tokens, ev.think_budget)
         if (reasoning or answer) and not self.status.isHidden():
             self.status.hide()
         if reasoning:
@@ -209,6 +212,9 @@ class MessageWidget(QFrame):
             note = "stopped at the length limit"
         if message.reasoning_unfinished:
             note = note or "the thinking never finished"
+        ended = end_text(message.thinking_end, message.think_budget)
+        if ended and message.thinking_end != "length":
+            note = f"{note}; {ended}" if note else ended
         self.reasoning.set_done(message.think_seconds, message.reasoning_tokens, note if message.reasoning else "")
         self.reasoning.setVisible(bool(message.reasoning))
         if not self._live_answer_started and message.reasoning and message.content:

@@ -115,7 +115,17 @@ class ReasoningBox(QFrame):
     # -- header ------------------------------------------------------------------------
 
     def set_live(self, seconds: float) -> None:
-        self.header.setText(f"Thinking… {int(seconds)} s" if seconds >= 1 else "Thinking…")
+        self._live_seconds = seconds
+        text = f"Thinking… {int(seconds)} s" if seconds >= 1 else "Thinking…"
+        tokens, budget = getattr(self, "_live_tokens", (None, None))
+        if tokens is not None:
+            text += f" · {tokens:,} of {budget:,} tokens" if budget else f" · {tokens:,} tokens"
+        self.header.setText(text)
+
+    def set_live_tokens(self, tokens: int, budget: int | None) -> None:
+        """Tokens thought so far, of the budget ("1,234 of 4,000 tokens")."""
+        self._live_tokens = (tokens, budget)
+        self.set_live(getattr(self, "_live_seconds", 0))
 
     def set_done(self, seconds: float | None, tokens: int | None, note: str = "") -> None:
         parts = [f"Thought for {_duration(seconds)}" if seconds is not None else "Thought"]

@@ -45,6 +45,11 @@ FIELDS = {
         "Random gives a different reply each time. A number gives the same reply again for the "
         "same question and settings, on the same computer.",
         special="random"),
+    "think_budget": Field(
+        "Thinking budget", 0, 1 << 20, None,
+        "The most tokens a reply may think before it is told to answer with what it has. Quick is "
+        "1,000, Normal 4,000, Long 16,000; Phi-4-reasoning can think for up to 32,768.",
+        special="no limit"),
 }
 CONTEXT = Field(
     "Context size", 0, 131072, None,
@@ -74,9 +79,9 @@ def spin_box(field: Field, value) -> QSpinBox | QDoubleSpinBox:
 
 
 def box_value(field: Field, box: QSpinBox | QDoubleSpinBox):
-    """The box's value, None for "random" (a seed's special value)."""
+    """The box's value, None for "random" (a seed's) or "no limit" (a thinking budget's)."""
     value = box.value()
-    return None if field.special == "random" and value == field.low else value
+    return None if field.special in ("random", "no limit") and value == field.low else value
 
 
 def help_label(field: Field) -> QLabel:

@@ -56,6 +56,10 @@ class SettingsDialog(QDialog):
         self.top_k = spin_box(FIELDS["top_k"], settings.top_k)
         self.max_tokens = spin_box(FIELDS["max_tokens"], settings.max_tokens)
         self.seed = spin_box(FIELDS["seed"], settings.seed)
+        self.think_budget = spin_box(FIELDS["think_budget"], settings.think_budget)
+        self.think_budget.setSingleStep(1000)
+        self.loop_auto_answer = QCheckBox("Answer when the model is caught repeating itself a second time")
+        self.loop_auto_answer.setChecked(settings.loop_auto_answer)
         self.context_size = spin_box(CONTEXT, settings.context_size)
         self.context_size.setSingleStep(1024)
         self.thinking_expanded = QCheckBox("Keep finished thinking expanded")
@@ -72,9 +76,10 @@ class SettingsDialog(QDialog):
         form = QFormLayout()
         form.addRow("System prompt", self.system_prompt)
         for key, box in (("temperature", self.temperature), ("top_p", self.top_p), ("top_k", self.top_k),
-                         ("max_tokens", self.max_tokens), ("seed", self.seed)):
+                         ("max_tokens", self.max_tokens), ("seed", self.seed), ("think_budget", self.think_budget)):
             form.addRow(FIELDS[key].label, with_help(box, FIELDS[key]))
         form.addRow(CONTEXT.label, with_help(self.context_size, CONTEXT))
+        form.addRow("", self.loop_auto_answer)
         form.addRow("", self.thinking_expanded)
         form.addRow("Open thinking", self.layout_mode)
         form.addRow("Theme", self.theme)
@@ -111,6 +116,8 @@ class SettingsDialog(QDialog):
             top_k=self.top_k.value(),
             max_tokens=self.max_tokens.value(),
             seed=box_value(FIELDS["seed"], self.seed),
+            think_budget=box_value(FIELDS["think_budget"], self.think_budget),
+            loop_auto_answer=self.loop_auto_answer.isChecked(),
             context_size=self.context_size.value(),
             thinking_expanded=self.thinking_expanded.isChecked(),
             layout=self.layout_mode.currentData(),
@@ -127,6 +134,8 @@ class SettingsDialog(QDialog):
         self.top_k.setValue(defaults.top_k)
         self.max_tokens.setValue(defaults.max_tokens)
         self.seed.setValue(-1)
+        self.think_budget.setValue(0)  # no limit
+        self.loop_auto_answer.setChecked(defaults.loop_auto_answer)
         self.context_size.setValue(defaults.context_size)
         self.thinking_expanded.setChecked(defaults.thinking_expanded)
 

@@ -23,7 +23,7 @@ from app.ui.settings.fields import FIELDS as ALL_FIELDS
 from app.ui.settings.fields import box_value, spin_box, with_help
 
 # GenParams fields a thread may override.
-FIELDS = {key: ALL_FIELDS[key] for key in ("temperature", "top_p", "top_k", "max_tokens", "seed")}
+FIELDS = {key: ALL_FIELDS[key] for key in ("temperature", "top_p", "top_k", "max_tokens", "seed", "think_budget")}
 
 
 def _shown(key: str, value) -> str:
