@@ -336,11 +336,25 @@ class Tour:
         slider.setValue(slider.maximum() - 1)
         return s
 
+    def thinking_controls(self, dark: bool) -> Stage:
+        """A Normal budget chosen beside the composer; the header counts tokens of it, and the
+        model, caught saying the same thing again and again, gets the repeat notice."""
+        s = self._history(dark)
+        engine = s.engines[-1]
+        engine.script = "<think>Let me check the base case again. " + (
+            "The sum of the first n odd numbers is n squared, so for n = 1 it is 1. ") * 80 + "</think>Yes."
+        s.gate = engine.gate = threading.Semaphore(0)
+        s.window.thinking_picker.choose("normal")
+        s.session.send("Are you sure about the base case?")
+        s.gate.release(320)
+        wait(self.app, lambda: s.window.banner.text() != "", 20)
+        wait(self.app, lambda: False, 0.6)
+        return s
 
 SCENES = ["first_run", "model_loaded", "streaming", "folded", "editing", "threads_thinking_open", "search", "models_dialog",
           "settings_dialog", "failed_load", "failed_load_kept", "narrow_800", "narrow_600", "narrow_600_threads",
           "gpu_800", "remote_chat", "connections_dialog", "local_server", "local_server_status_bar",
-          "local_server_network"]
+          "local_server_network", "thinking_controls"]
 
 
 def main() -> None:
