@@ -30,6 +30,7 @@ from app.core.model_file import ModelFileInfo, inspect_model_file
 from app.core.prompt import PromptRenderer, RenderedPrompt
 from app.core.reasoning import ReasoningParser
 from app.core.sampling import build_sampler
+from app.core.speculative import DraftController, DraftCosts, DraftReport, SpeculativeDecoder
 from app.core.thinking import ThinkingControl, direct_prefix
 from app.core.types import ErrorEvent, Event, GenParams, Message, ProgressEvent, RateEvent, Stats, StatsEvent
 
@@ -56,6 +57,12 @@ class LlamaEngine:
         self.name = self.path.name
         self.n_layers = llama_cpp.llama_model_n_layer(self._model)
         self._batch_size = llama_cpp.llama_n_batch(self._ctx)
+        # Drafts need the context to drop their rejected tail, which recurrent state cannot.
+        self._can_draft = not (llama_cpp.llama_model_is_recurrent(self._model)
+                               or llama_cpp.llama_model_is_hybrid(self._model))
+        on_gpu = llama_cpp.llama_supports_gpu_offload() and (load.n_gpu_layers < 0
+                                                             or load.n_gpu_layers >= self.n_layers)
+        self._draft_costs = DraftCosts(on_gpu)
         self._cached: list[int] = []  # tokens whose K/V sit in the context, in order
         self._pieces: dict[int, bytes] = {}
         self._piece_buf = ctypes.create_string_buffer(256)
@@ -270,6 +277,7 @@ class LlamaEngine:
         t_start = time.perf_counter()
         finish, error = "stop", None
         generated, evaluated, think_tokens = 0, 0, 0
+        drafts = DraftReport(0, 0, 1.0)
         t_gen = t_think_end = None
         smpl = None
         try:
@@ -294,8 +302,8 @@ class LlamaEngine:
                     yield ProgressEvent(evaluated, len(todo))
             t_gen = time.perf_counter()
             if finish == "stop":
-                finish, generated, t_think_end, think_tokens = yield from self._generate(smpl, parser, params, cancel,
-                                                                                         control)
+                finish, generated, t_think_end, think_tokens, drafts = yield from self._generate(
+                    smpl, parser, params, cancel, control)
         except AppError as exc:
             finish, error = "error", exc
         except Exception as exc:  # llama.cpp or ctypes failure mid-stream: report, never crash
@@ -334,17 +342,29 @@ class LlamaEngine:
                 template=rendered.template,
                 thinking_end=control.end(parser, finish),
                 think_budget=control.budget,
+                draft_tokens=drafts.drafted,
+                draft_accepted=drafts.accepted,
+                draft_speedup=drafts.speedup,
             )
         )
 
     def _generate(self, smpl, parser: ReasoningParser, params: GenParams, cancel, control: ThinkingControl):
-        """The token loop. Returns (finish_reason, generated, time thinking ended, tokens thinking took)."""
-        ctx, vocab = self._ctx, self._vocab
-        sample, decode, is_eog = llama_cpp.llama_sampler_sample, llama_cpp.llama_decode, llama_cpp.llama_vocab_is_eog
+        """The token loop. Returns (finish_reason, generated, time thinking ended, tokens thinking
+        took, drafts). Tokens go into the context through SpeculativeDecoder, which adds drafts
+        from the conversation's own text where they pay."""
+        controller = DraftController(self._draft_costs) if params.drafts and self._can_draft else None
+        spec = SpeculativeDecoder(self._ctx, self._cached, controller, self._batch_size)
+        try:
+            return (yield from self._token_loop(smpl, spec, parser, params, cancel, control))
+        finally:
+            spec.discard()  # the context keeps exactly the reply's confirmed tokens
+            spec.close()
+
+    def _token_loop(self, smpl, spec: SpeculativeDecoder, parser: ReasoningParser, params: GenParams, cancel,
+                    control: ThinkingControl):
+        vocab, is_eog = self._vocab, llama_cpp.llama_vocab_is_eog
         pieces, piece_of = self._pieces, self._piece
         utf8 = Utf8Stream()
-        one = (llama_cpp.llama_token * 1)()
-        batch = llama_cpp.llama_batch_get_one(one, 1)
         cached = self._cached
         budget = min(params.max_tokens, self.context_size - len(cached))
         perf = time.perf_counter
@@ -362,12 +382,13 @@ class LlamaEngine:
             why = control.due(generated) if not forced and parser.in_reasoning else None
             if why is not None:
                 forced = True
+                spec.discard()
                 yield from self._force_answer(parser, utf8, control.closing(why))
                 t_think_end, think_tokens = perf(), generated
                 budget = min(budget, self.context_size - len(cached) + generated)
                 continue
             t0 = perf()
-            token = sample(smpl, ctx, -1)  # waits for the previous decode to finish
+            token = spec.sample(smpl)  # waits for the previous decode to finish
             t_model = perf() - t0
             if is_eog(vocab, token):
                 finish = "stop"
@@ -377,12 +398,9 @@ class LlamaEngine:
             if generated < budget:
                 # Start the next step before handling this token's text: on a GPU the
                 # decode runs asynchronously, so the Python work below overlaps it.
-                one[0] = token
                 t0 = perf()
-                rc = decode(ctx, batch)
+                rc = spec.advance(token, budget - generated)
                 t_model += perf() - t0
-                if rc == 0:
-                    cached.append(token)
             piece = pieces.get(token) or piece_of(token)
             text = utf8.feed(piece)
             if text:
@@ -403,13 +421,15 @@ class LlamaEngine:
                 self._set_abort(True)
             if perf() - t_rate >= RATE_EVERY_SECONDS:
                 t_rate = perf()
-                yield RateEvent(generated, t_rate - t_begin, think_budget=control.budget)
+                yield RateEvent(generated, t_rate - t_begin, think_budget=control.budget,
+                                draft_speedup=spec.report(t_rate - t_begin).speedup)
         tail = utf8.flush()
         if tail:
             yield from parser.feed(tail)
         if t_think_end is None and parser.reasoning_closed:  # closed by answer-now or the tail
             t_think_end, think_tokens = perf(), generated
-        return finish, generated, t_think_end, think_tokens
+        spec.discard()
+        return finish, generated, t_think_end, think_tokens, spec.report(perf() - t_begin)
 
     def _force_answer(self, parser: ReasoningParser, utf8: Utf8Stream, bridge: str = "") -> Iterator[Event]:
         """End the thinking now: put the closing tag into the context and the parser.

@@ -50,6 +50,9 @@ class GenParams:
     answer_directly: bool = False  # the reply starts with its thinking already closed
     loop_watch: bool = True  # say when the thinking repeats itself (a RepeatEvent)
     loop_auto_answer: bool = False  # ...and close it at the second time
+    # Speculative decoding from the conversation's own text (app/core/speculative.py):
+    # the same output distribution, used only where it measures faster.
+    drafts: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +95,7 @@ class RateEvent:
     seconds: float
     kind: Literal["rate"] = "rate"
     think_budget: int | None = None  # the reply's thinking budget, for "1,234 of 4,000 tokens"
+    draft_speedup: float = 1.0  # estimated speed-up from accepted drafts so far
 
     @property
     def tokens_per_second(self) -> float:
@@ -101,6 +105,8 @@ class RateEvent:
         data = {"kind": self.kind, "tokens": self.tokens, "seconds": round(self.seconds, 3)}
         if self.think_budget is not None:
             data["think_budget"] = self.think_budget
+        if self.draft_speedup != 1.0:
+            data["draft_speedup"] = self.draft_speedup
         return data
 
 
@@ -150,6 +156,11 @@ class Stats:
     counts_estimated: bool = False
     thinking_end: ThinkingEnd | None = None
     think_budget: int | None = None  # the thinking budget in force (None: no limit)
+    # Speculative decoding: drafted tokens the model verified, those it kept, and the
+    # estimated speed-up (time without drafts / time with them).
+    draft_tokens: int = 0
+    draft_accepted: int = 0
+    draft_speedup: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
