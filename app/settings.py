@@ -44,6 +44,7 @@ class Settings:
     thinking_expanded: bool = False  # finished traces start collapsed
     think_budget: int | None = _DEFAULTS.think_budget  # tokens of thinking (None: no limit)
     loop_auto_answer: bool = _DEFAULTS.loop_auto_answer  # answer when caught repeating a second time
+    drafts: bool = _DEFAULTS.drafts  # speculative decoding from the conversation's text (where it pays)
     layout: str = "auto"  # "auto" (side by side when wide), "side", "stacked"
     theme: str = "system"  # "system", "light", "dark"
     models_dir: str = ""
@@ -59,7 +60,7 @@ class Settings:
     def gen_params(self, **overrides) -> GenParams:
         base = GenParams(temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
                          max_tokens=self.max_tokens, seed=self.seed, think_budget=self.think_budget,
-                         loop_auto_answer=self.loop_auto_answer)
+                         loop_auto_answer=self.loop_auto_answer, drafts=self.drafts)
         return replace(base, **overrides)
 
     def with_changes(self, **changes) -> Settings:
@@ -126,6 +127,7 @@ RULES: dict[str, tuple[Callable[[object], object], str]] = {
     "thinking_expanded": (lambda v: v if isinstance(v, bool) else _BAD, "true or false"),
     "think_budget": (_whole(1, 1 << 20, allow_none=True), "empty (no limit) or a number of tokens, 1 or more"),
     "loop_auto_answer": (lambda v: v if isinstance(v, bool) else _BAD, "true or false"),
+    "drafts": (lambda v: v if isinstance(v, bool) else _BAD, "true or false"),
     "layout": (_choice("auto", "side", "stacked"), '"auto", "side" or "stacked"'),
     "theme": (_choice("system", "light", "dark"), '"system", "light" or "dark"'),
     "models_dir": (_text(path=True), "a folder path"),

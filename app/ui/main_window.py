@@ -39,6 +39,11 @@ REPEAT_TEXT = "The model seems to be repeating itself."
 UNDO_BUTTON_MS = 10_000  # "Undo delete" stays a little longer than the notice beside it
 
 
+def _drafts_text(speedup: float) -> str:
+    """"· 1.6x from drafts" once accepted drafts make the reply measurably faster."""
+    return f" · {speedup:.1f}x from drafts" if speedup >= 1.05 else ""
+
+
 class MainWindow(QMainWindow):
     """`session` is the chat (threads, replies); its `models` the model session and its
     `settings` the person's settings. `manager` is the models' manager (downloads)."""
@@ -440,12 +445,14 @@ class MainWindow(QMainWindow):
             self.import_model(path)
 
     def _rate(self, rate) -> None:
-        self.stats_label.setText(f"{rate.tokens_per_second:.1f} tok/s · {rate.tokens:,} tokens · {rate.seconds:.0f} s")
+        self.stats_label.setText(f"{rate.tokens_per_second:.1f} tok/s · {rate.tokens:,} tokens · {rate.seconds:.0f} s"
+                                 + _drafts_text(rate.draft_speedup))
 
     def _stats(self, stats) -> None:
         self.stats_label.setText(
             f"{stats.tokens_per_second:.1f} tok/s · {stats.generated_tokens:,} tokens · "
             f"thought {stats.think_seconds:.0f} s · answered in {stats.answer_seconds:.0f} s"
+            + _drafts_text(stats.draft_speedup)
         )
 
     def show_context(self, reading: ContextReading) -> None:

@@ -60,6 +60,8 @@ class SettingsDialog(QDialog):
         self.think_budget.setSingleStep(1000)
         self.loop_auto_answer = QCheckBox("Answer when the model is caught repeating itself a second time")
         self.loop_auto_answer.setChecked(settings.loop_auto_answer)
+        self.drafts = QCheckBox("Speed up replies that repeat the conversation's text (drafts, used where they pay)")
+        self.drafts.setChecked(settings.drafts)
         self.context_size = spin_box(CONTEXT, settings.context_size)
         self.context_size.setSingleStep(1024)
         self.thinking_expanded = QCheckBox("Keep finished thinking expanded")
@@ -80,6 +82,7 @@ class SettingsDialog(QDialog):
             form.addRow(FIELDS[key].label, with_help(box, FIELDS[key]))
         form.addRow(CONTEXT.label, with_help(self.context_size, CONTEXT))
         form.addRow("", self.loop_auto_answer)
+        form.addRow("", self.drafts)
         form.addRow("", self.thinking_expanded)
         form.addRow("Open thinking", self.layout_mode)
         form.addRow("Theme", self.theme)
@@ -118,6 +121,7 @@ class SettingsDialog(QDialog):
             seed=box_value(FIELDS["seed"], self.seed),
             think_budget=box_value(FIELDS["think_budget"], self.think_budget),
             loop_auto_answer=self.loop_auto_answer.isChecked(),
+            drafts=self.drafts.isChecked(),
             context_size=self.context_size.value(),
             thinking_expanded=self.thinking_expanded.isChecked(),
             layout=self.layout_mode.currentData(),
@@ -136,6 +140,7 @@ class SettingsDialog(QDialog):
         self.seed.setValue(-1)
         self.think_budget.setValue(0)  # no limit
         self.loop_auto_answer.setChecked(defaults.loop_auto_answer)
+        self.drafts.setChecked(defaults.drafts)
         self.context_size.setValue(defaults.context_size)
         self.thinking_expanded.setChecked(defaults.thinking_expanded)
 

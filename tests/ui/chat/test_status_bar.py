@@ -13,3 +13,20 @@ def test_live_speed_then_totals(make_app):
     assert tokens == sorted(tokens) and tokens[0] > 0
     final = app.window.stats_label.text()
     assert "thought" in final and "answered in" in final
+
+
+def test_accepted_drafts_show_their_speed_up(make_app):
+    from app.core.types import RateEvent, Stats
+
+    app = make_app()
+    app.load()
+    app.session.rate_updated.emit(RateEvent(120, 3.0, draft_speedup=1.62))
+    assert app.window.stats_label.text().endswith(" s · 1.6x from drafts")
+    app.session.rate_updated.emit(RateEvent(130, 3.5, draft_speedup=1.01))  # within noise: not shown
+    assert "drafts" not in app.window.stats_label.text()
+    app.ask("Go")  # a scripted reply has no drafts: its totals say nothing of them
+    assert "drafts" not in app.window.stats_label.text()
+    totals = Stats(5, 5, 300, 100, 2.0, 3.0, 0.1, 60.0, "stop", draft_tokens=200, draft_accepted=150,
+                   draft_speedup=1.8)
+    app.session.stats_updated.emit(totals)
+    assert app.window.stats_label.text().endswith("answered in 3 s · 1.8x from drafts")

@@ -38,3 +38,19 @@ def test_applied_settings_change_the_view_and_are_saved(make_app):
     assert saved[-1].model_path == "/models/scripted.gguf"  # reopened at the next start
     app.ask("Hi")
     assert app.engines[-1].requests  # the new settings reached a request
+
+
+def test_drafts_switch_reaches_the_engine(make_app, qtbot):
+    dialog = SettingsDialog(Settings())
+    qtbot.addWidget(dialog)
+    assert dialog.drafts.isChecked()  # on by default: it switches itself off where it does not pay
+    dialog.drafts.setChecked(False)
+    assert dialog.result_settings().drafts is False
+    dialog._defaults()
+    assert dialog.result_settings().drafts is True
+    app = make_app()
+    app.window.apply_settings(app.settings.value.with_changes(drafts=False))
+    app.load()
+    app.session.new_thread()  # a thread takes the settings' sampling values when opened
+    app.ask("Hi")
+    assert app.engines[-1].params[-1].drafts is False
