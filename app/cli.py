@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "is closed and the model answers (default: the thread's, else no limit)")
     ask.add_argument("--no-think", action="store_true",
                      help="answer directly: the reply starts with its thinking closed")
+    ask.add_argument("--no-drafts", action="store_true",
+                     help="no drafts from the conversation's text (they keep the model's output and are used "
+                          "only where they measure faster; default: the window's setting)")
     ask.add_argument("--json", action="store_true", help="one JSON object per event on stdout")
     cli_docs.add_arguments(ask)
     cli_engines.add_ask_arguments(ask)
@@ -168,8 +171,9 @@ class _Printer:
             sys.stdout.write("\n")
             ended = end_text(s.thinking_end, s.think_budget)
             sys.stderr.write(
-                f"[{s.generated_tokens} tokens, {s.tokens_per_second} tok/s, thought {s.think_seconds:.1f} s, "
-                f"finish: {s.finish_reason}{f'; thinking {ended}' if ended else ''}]\n"
+                f"[{s.generated_tokens} tokens, {s.tokens_per_second} tok/s"
+                f"{f' ({s.draft_speedup:.1f}x from drafts)' if s.draft_speedup >= 1.05 else ''}, "
+                f"thought {s.think_seconds:.1f} s, finish: {s.finish_reason}{f'; thinking {ended}' if ended else ''}]\n"
             )
 
     def _reason(self, text: str) -> None:
@@ -215,6 +219,8 @@ def _session_changes(args: argparse.Namespace) -> dict:
         changes["think_budget"] = None if args.think == "none" else args.think
     if args.no_think:
         changes["answer_directly"] = True
+    if args.no_drafts:
+        changes["drafts"] = False
     return changes
 
 
