@@ -1,0 +1,196 @@
+"""Decode speed with drafts from the conversation's own text against without them.
+
+Three replies, each with the same model, prompt, sampling settings and seed both ways:
+(a) an answer that quotes an attached document, (b) a reply to the Phi-4-reasoning
+system prompt (thinking, then an answer), (c) a story with nothing to copy. Runs
+alternate without/with drafts so drift of the machine's speed hits both alike. Prints
+JSON: tokens/s both ways and their ratio, the acceptance rate, the engine's own
+speed-up estimate, and the cost of verifying 1, 2, 4 and 8 tokens in one batch here.
+
+With --project, each reply is also run twice more: once with the engine's rule deciding
+as if batches cost what they cost on a GPU, once with every proposal verified in full;
+for both, the time the steps would take on the GPU is projected from the batches used
+and GPU verify costs (a Phi-4-shaped Q4_K_M on an H100/H200, 41 of 41 layers, 2k deep:
+6.44 ms for one token, 6.56 for two, 9.23 for four); Python's time per step is not
+counted. The acceptance is the small model's, on its own text.
+
+    python bench/speculative.py [--model PATH] [--tokens 200] [--pairs 5] [--threads N]
+                                [--temperature T] [--n-gpu-layers N] [--project]
+
+Goals: >= 1.3x on (a) and (b) on a GPU, and >= 0.97x on (c) everywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import llama_cpp
+
+from app.core import speculative
+from app.core.engine import LlamaEngine, LoadParams
+from app.core.prompt import PHI4_REASONING_SYSTEM_PROMPT
+from app.core.types import GenParams, Message
+
+
+def cases() -> dict[str, list[Message]]:
+    document = (ROOT / "README.md").read_text(encoding="utf-8")[:6000]
+    return {
+        "a_quotes_document": [
+            Message("system", "You are a helpful assistant. Answer from the attached document."),
+            Message("user", f"Attached document (README.md):\n\n{document}\n\n"
+                            "Quote the document's first two paragraphs exactly, then say what the app is for."),
+        ],
+        "b_reasoning_then_answer": [
+            Message("system", PHI4_REASONING_SYSTEM_PROMPT),
+            Message("user", "A train leaves at 9:40 and arrives at 13:05. How long is the journey, in minutes?"),
+        ],
+        "c_nothing_to_copy": [
+            Message("user", "Write a short story about a fox who learns to sail, with a surprising ending."),
+        ],
+    }
+
+
+def reply(engine: LlamaEngine, messages: list[Message], params: GenParams):
+    engine.reset()
+    for ev in engine.stream(messages, params):
+        if ev.kind == "stats":
+            return ev.stats
+    raise RuntimeError("no stats")
+
+
+def verify_ms(engine: LlamaEngine, depth: int, sizes=(1, 2, 4, 8), reps: int = 10) -> dict[str, float]:
+    """Milliseconds to decode m tokens in one batch after `depth` tokens of context."""
+    engine.reset()
+    tokens = engine.tokenize((ROOT / "README.md").read_text(encoding="utf-8"))
+    tokens = (tokens * (1 + (depth + 16) // max(len(tokens), 1)))[: depth + 16]
+    batch = engine._batch_size
+    for start in range(0, depth, batch):
+        assert engine._decode(tokens[start : min(start + batch, depth)]) == 0
+    mem = llama_cpp.llama_get_memory(engine._ctx)
+    out = {}
+    for m in sizes:
+        times = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            assert engine._decode(tokens[depth : depth + m]) == 0
+            times.append(time.perf_counter() - t0)
+            llama_cpp.llama_memory_seq_rm(mem, 0, depth, -1)
+            del engine._cached[depth:]
+        out[str(m)] = round(statistics.median(times) * 1000, 2)
+    engine.reset()
+    return out
+
+
+def drafted_run(engine: LlamaEngine, messages: list[Message], params: GenParams, rule: str) -> dict:
+    """One reply with drafts, and the time its steps would take at GPU verify costs,
+    against one step per token. rule "gpu": the engine's own rule deciding as if its
+    batches cost what they cost on the GPU; "every": every proposal verified in full
+    (acceptance with no cost rule in the way)."""
+    sizes: Counter = Counter()
+    real_decode, real_choose = speculative.SpeculativeDecoder._decode, speculative.DraftController.choose
+    real_costs = engine._draft_costs
+
+    def counting_decode(self, token, draft):
+        sizes[1 + len(draft)] += 1
+        return real_decode(self, token, draft)
+
+    speculative.SpeculativeDecoder._decode = counting_decode
+    if rule == "every":
+        speculative.DraftController.choose = lambda self, n, available: min(available, speculative.MAX_DRAFT)
+    else:
+        engine._draft_costs = speculative.DraftCosts(on_gpu=True)
+        engine._draft_costs.observe = lambda m, seconds: None  # keep the GPU's costs, not this machine's
+    try:
+        stats = reply(engine, messages, params)
+    finally:
+        speculative.SpeculativeDecoder._decode = real_decode
+        speculative.DraftController.choose = real_choose
+        engine._draft_costs = real_costs
+    gpu = speculative.prior_ratios(speculative.GPU_COSTS, speculative.MAX_DRAFT + 1)
+    steps_cost = sum(gpu[m] * count for m, count in sizes.items())
+    return {
+        "tokens": stats.generated_tokens,
+        "drafted": stats.draft_tokens,
+        "accepted": stats.draft_accepted,
+        "acceptance": round(stats.draft_accepted / stats.draft_tokens, 3) if stats.draft_tokens else 0.0,
+        "batches": dict(sorted(sizes.items())),
+        # one decode per token without drafts, against the verify batches actually used
+        "projected_gpu_ratio": round(stats.generated_tokens / steps_cost, 3) if steps_cost else 1.0,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", type=Path)
+    ap.add_argument("--tokens", type=int, default=200)
+    ap.add_argument("--pairs", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--temperature", type=float, default=GenParams().temperature)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--n-gpu-layers", type=int, default=0)
+    ap.add_argument("--ctx", type=int, default=4096)
+    ap.add_argument("--project", action="store_true", help="also project the GPU speed-up")
+    args = ap.parse_args()
+    if args.model is None:
+        from tests.model_files import smollm2_path
+
+        args.model = smollm2_path()
+    load = LoadParams(n_gpu_layers=args.n_gpu_layers, n_ctx=args.ctx, n_threads=args.threads)
+    result = {"bench": "speculative", "model": args.model.name, "n_gpu_layers": args.n_gpu_layers,
+              "threads": args.threads, "tokens": args.tokens, "pairs": args.pairs, "seed": args.seed,
+              "temperature": args.temperature, "cases": {}}
+    with LlamaEngine(args.model, load) as engine:
+        result["verify_ms_at_depth_2048"] = verify_ms(engine, 2048)
+        for name, messages in cases().items():
+            base = GenParams(max_tokens=args.tokens, seed=args.seed, temperature=args.temperature)
+            reply(engine, messages, GenParams(max_tokens=16, seed=1))  # warm-up
+            off, on, accepted, drafted, estimate, counts = [], [], 0, 0, [], []
+            for _ in range(args.pairs):
+                plain = reply(engine, messages, GenParams(**{**_fields(base), "drafts": False}))
+                drafts = reply(engine, messages, base)
+                off.append(plain.tokens_per_second)
+                on.append(drafts.tokens_per_second)
+                drafted += drafts.draft_tokens
+                accepted += drafts.draft_accepted
+                estimate.append(drafts.draft_speedup)
+                counts.append((plain.generated_tokens, drafts.generated_tokens))
+            case = {
+                "prompt_tokens": engine.count_prompt_tokens(messages),
+                "tok_s_without": round(statistics.median(off), 2),
+                "tok_s_with": round(statistics.median(on), 2),
+                "ratio": round(statistics.median(on) / statistics.median(off), 3),
+                "ratio_of_pairs_median": round(statistics.median(b / a for a, b in zip(off, on)), 3),
+                "drafted_per_reply": round(drafted / args.pairs, 1),
+                "acceptance": round(accepted / drafted, 3) if drafted else 0.0,
+                "engine_speedup_estimate_median": statistics.median(estimate),
+                "tokens_without_with": counts,
+                "tok_s_without_runs": off,
+                "tok_s_with_runs": on,
+            }
+            if args.project:
+                case["gpu_rule_projection"] = drafted_run(engine, messages, base, "gpu")
+                case["every_proposal_verified"] = drafted_run(engine, messages, base, "every")
+            result["cases"][name] = case
+        costs = engine._draft_costs
+        result["measured_cost_ratios"] = {str(m): round(costs.ratio(m), 2) for m in (2, 3, 5, 9)}
+    result["machine"] = platform.machine()
+    result["llama_cpp_python"] = llama_cpp.__version__
+    print(json.dumps(result))
+
+
+def _fields(params: GenParams) -> dict:
+    return {f: getattr(params, f) for f in params.__slots__}
+
+
+if __name__ == "__main__":
+    main()
