@@ -297,5 +297,8 @@ class SpeculativeDecoder:
                 self._saved += (hits + 1) * costs.single - seconds
 
     def _drop_pending(self) -> None:
-        llama_cpp.llama_memory_seq_rm(self._mem, 0, len(self.cached), -1)
         self._pending, self._at = [], 0
+        if not llama_cpp.llama_memory_seq_rm(self._mem, 0, len(self.cached), -1):
+            # The engine drafts only for models whose context can drop a tail; if one
+            # cannot after all, the context no longer matches the text: stop the reply.
+            raise RuntimeError("the context could not drop a rejected draft")
