@@ -92,7 +92,7 @@ class ChatSession(QObject):
         models.generation_failed.connect(self._on_failed)
         models.prompt_counted.connect(self._on_counted)
         models.model_changed.connect(lambda state, _text: state == "ready" and self.measure_context())
-        settings.changed.connect(lambda *_: self.measure_context())
+        settings.changed.connect(self._settings_changed)
         self.conversation_changed.connect(lambda *_: self.measure_context())
         interrupted = store.mark_interrupted()
         if interrupted:
@@ -106,6 +106,12 @@ class ChatSession(QObject):
         holder = settings if isinstance(settings, AppSettings) else AppSettings(settings)
         models = ModelSession(holder) if factory is None else ModelSession(holder, factory)
         return cls(store, holder, models)
+
+    def _settings_changed(self, *_args) -> None:
+        # The open thread follows new defaults (system prompt, sampling, budget) at once,
+        # not only after it is reopened; its own overrides still win.
+        self.conversation.defaults = self._defaults()
+        self.measure_context()
 
     def _defaults(self) -> ChatDefaults:
         s = self.settings.value

@@ -226,3 +226,15 @@ def test_sending_keeps_the_widgets_already_shown(make_app):
     assert len(app.window.chat.widgets) == 4
     app.session.select_thread(app.session.new_thread())
     assert app.window.chat.widgets == {}
+
+
+def test_the_open_thread_follows_changed_settings_at_once(make_app):
+    app = make_app()
+    app.load()
+    app.ask("How many primes are below 20?")
+    assert app.session.conversation.params().temperature != 0.3
+    app.settings.update(temperature=0.3, system_prompt="Be brief.")
+    assert app.session.conversation.params().temperature == 0.3
+    app.ask("And below 30?")
+    sent = app.engines[-1].requests[-1]
+    assert sent[0].role == "system" and sent[0].content == "Be brief."
