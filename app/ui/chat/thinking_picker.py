@@ -1,5 +1,5 @@
 """The composer's thinking choice: how long the next replies may think (Quick, Normal,
-Long, No limit), or an answer without thinking. "Thread's budget" follows the thread's
+Long, No limit), or an answer without thinking. "Default thinking" follows the thread's
 own setting (Thread settings), else the app's."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from app.core.thinking import LABELS, LEVELS
 
 DIRECT = "direct"
 CHOICES: list[tuple[str, str | None, str]] = [
-    ("Thread's budget", None, "Think as this thread's settings say (Thread settings), else as Settings say."),
+    ("Default thinking", None, "Think as long as this thread's settings allow (Thread settings), else as Settings say."),
     *[(f"{LABELS[k]} ({v // 1000}k)" if v else LABELS[k], k,
        f"Think at most {v:,} tokens, then answer." if v else "Think as long as the model likes.")
       for k, v in LEVELS.items()],

@@ -22,7 +22,7 @@ def test_the_composer_budget_closes_the_thinking_and_the_trace_says_so(make_app,
     app.script = LONG_THINKING
     app.load()
     picker = app.window.thinking_picker
-    assert picker.itemText(0) == "Thread's budget" and "Answer directly" in [picker.itemText(i)
+    assert picker.itemText(0) == "Default thinking" and "Answer directly" in [picker.itemText(i)
                                                                               for i in range(picker.count())]
     picker.choose("quick")
     app.ask("Think.")
