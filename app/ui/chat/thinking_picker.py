@@ -11,7 +11,8 @@ from app.core.thinking import LABELS, LEVELS
 
 DIRECT = "direct"
 CHOICES: list[tuple[str, str | None, str]] = [
-    ("Default thinking", None, "Think as long as this thread's settings allow (Thread settings), else as Settings say."),
+    ("Default thinking", None,
+     "Think as long as this thread's settings allow (Thread settings), else as Settings say."),
     *[(f"{LABELS[k]} ({v // 1000}k)" if v else LABELS[k], k,
        f"Think at most {v:,} tokens, then answer." if v else "Think as long as the model likes.")
       for k, v in LEVELS.items()],
