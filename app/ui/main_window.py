@@ -5,11 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
-from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
-    QMenu,
     QPushButton,
     QSplitter,
     QVBoxLayout,
@@ -31,7 +29,8 @@ from app.ui.models.model_bar import ModelBar
 from app.ui.notice_banner import NoticeBanner, notice_ms
 from app.ui.settings.theme import ThemeWatcher
 from app.ui.settings.thread_settings_dialog import ThreadSettingsDialog
-from app.ui.shortcuts import WindowKeys, key_sequences
+from app.ui.shortcuts import WindowKeys
+from app.ui.window_menus import WindowMenus
 
 ANSWER_NOW_TIP = "Stop thinking and write the answer from what it has so far"
 REPEAT_KEY = "repeating"
@@ -140,61 +139,27 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.stats_label)
         self._deleted_thread: int | None = None
 
-        keys = key_sequences  # the one table of shortcuts (app/ui/shortcuts.py)
         self.keys = WindowKeys(self)
-        menu = self.menuBar().addMenu("&File")
-        self.new_action = self._action(menu, "New thread", keys("new_thread"), self._new_thread)
-        self._action(menu, "Open model…", keys("open_model"), self._open_model)
-        self._action(menu, "Models…", None, self.open_models)
-        self._action(menu, "Connections…", None, lambda: self.engines and self.engines.open_dialog())
-        self._action(menu, "Import .gguf…", None, lambda: self.models and self.models.import_from_file_dialog())
-        self._action(menu, "Export thread as Markdown…", None, self._export)
-        self._action(menu, "Thread settings…", None, lambda: self.edit_thread_settings(self.session.thread_id))
-        self._action(menu, "Settings…", keys("settings"), self.open_settings)
-        menu.addSeparator()
-        self._action(menu, "Quit", keys("quit"), self.close)
-        edit = self.menuBar().addMenu("&Edit")
-        # Text boxes keep Ctrl+Z for their own undo; elsewhere it brings back the last deleted thread.
-        self.undo_delete_action = self._action(edit, "Undo delete thread", keys("undo_delete"), self._undo_delete)
-        edit.addSeparator()
-        self._action(edit, "Copy last answer", keys("copy_answer"), self.keys.copy_last_answer)
-        self.stop_action = self._action(edit, "Stop reply", keys("stop"), self.keys.stop)
-        self.stop_action.setEnabled(False)  # Esc belongs to dialogs and editors unless a reply is running
-        edit.addSeparator()
-        self._action(edit, "Find threads", keys("find"), self.sidebar.focus_search)
-        view = self.menuBar().addMenu("&View")
-        self.sidebar_action = self._action(view, "Threads column", keys("toggle_sidebar"), self.sidebar.toggle)
-        self.sidebar_action.setCheckable(True)
-        self.sidebar_action.setChecked(not self.sidebar.collapsed)
-        self.sidebar.collapsed_changed.connect(lambda collapsed: self.sidebar_action.setChecked(not collapsed))
-        help_menu = self.menuBar().addMenu("&Help")
-        self._action(help_menu, "Keyboard shortcuts", keys("shortcuts"), self.keys.show_shortcuts)
-        self._action(help_menu, f"About {APP_NAME}", None, self.show_about)
+        self.menus = WindowMenus(self)
+        self.new_action, self.undo_delete_action = self.menus.new_thread, self.menus.undo_delete
+        self.stop_action, self.sidebar_action = self.menus.stop, self.menus.sidebar
         self.composer.edit_last_requested.connect(self.keys.edit_last_question)
         if self.session is not None:
             self.session.busy_changed.connect(self.stop_action.setEnabled)
 
-    def _action(self, menu: QMenu, text: str, shortcuts, slot) -> QAction:
-        action = QAction(text, self)
-        if shortcuts:
-            action.setShortcuts(shortcuts)
-        action.triggered.connect(lambda _=False: slot())
-        menu.addAction(action)
-        return action
-
     def _wire(self, c: ChatSession) -> None:
         m = c.models
         self.sidebar.attach(c)
-        self.sidebar.new_requested.connect(self._new_thread)
+        self.sidebar.new_requested.connect(self.new_thread)
         self.sidebar.settings_requested.connect(self.edit_thread_settings)
         self.sidebar.deleted.connect(self._thread_deleted)
-        self.open_model_button.clicked.connect(self._open_model)
+        self.open_model_button.clicked.connect(self.open_model_file)
         self.models_button.clicked.connect(self.open_models)
         self.composer.submitted.connect(self._send)
         self.composer.cancel_requested.connect(c.stop)
         self.send_button.clicked.connect(self._send_or_stop)
         self.answer_now_button.clicked.connect(c.answer_now)
-        self.undo_button.clicked.connect(self._undo_delete)
+        self.undo_button.clicked.connect(self.undo_delete)
         self.chat.regenerate_requested.connect(lambda message_id: self._may_send() and c.regenerate(message_id))
         self.chat.edit_requested.connect(self._edit)
         self.chat.edit_submitted.connect(self._edit_submitted)
@@ -243,7 +208,7 @@ class MainWindow(QMainWindow):
 
     # -- threads -------------------------------------------------------------------------
 
-    def _new_thread(self) -> None:
+    def new_thread(self) -> None:
         if not self.session.busy:
             self.session.new_thread()
             self.composer.setFocus()
@@ -267,7 +232,7 @@ class MainWindow(QMainWindow):
         self._undo_timer.start()
         self.show_notice("Thread deleted.")
 
-    def _undo_delete(self) -> None:
+    def undo_delete(self) -> None:
         if self._deleted_thread is not None:
             self.session.restore_thread(self._deleted_thread)
             self.session.select_thread(self._deleted_thread)
@@ -294,7 +259,7 @@ class MainWindow(QMainWindow):
         self.chat.thinking_expanded = settings.thinking_expanded
         self.chat.set_layout_mode(settings.layout)
 
-    def _export(self) -> None:
+    def export_thread(self) -> None:
         exported = self.session.export_markdown(self.session.thread_id) if self.session.thread_id else None
         if exported is None:
             return
@@ -390,7 +355,7 @@ class MainWindow(QMainWindow):
                                     else "Wait until the model has loaded" if models.loading
                                     else "Load a model first")
 
-    def _open_model(self) -> None:
+    def open_model_file(self) -> None:
         path = Dialogs.open_model(self, self.settings.value.models_dir)
         if path:
             self.choose_model(path)

@@ -282,7 +282,7 @@ def test_errors_with_markup_are_shown_plain_in_the_reply_and_in_error_boxes(make
     where = tmp_path / NAME / "missing folder" / "thread.md"
     monkeypatch.setattr(Dialogs, "save_markdown", lambda parent, suggested: str(where))
     with boxes() as seen:
-        app.window._export()
+        app.window.export_thread()
     ((text, fmt),) = seen
     assert fmt == PLAIN and shown(text, fmt).startswith(f"Could not write {where}:")
 
