@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
     QLayout,
+    QMessageBox,
     QPushButton,
     QSizePolicy,
     QSlider,
@@ -28,7 +29,7 @@ from PySide6.QtWidgets import (
 from app.core.fit import AUTO_LAYERS, LoadPlan, auto_layers, gb
 from app.ui import style
 from app.ui.models.elided_label import ElidedLabel
-from app.ui.plain import plain_label, tip
+from app.ui.plain import message_box, plain_label, tip
 from app.ui.shortcuts import shortcut_text
 
 SLIDER_MIN, SLIDER_MAX = 80, 240  # px: 41 steps still land under a finger at the least
@@ -56,17 +57,22 @@ class OffloadControls(QWidget):
         # here until the person closes it, then not again this run.
         self.hint_label = ElidedLabel(min_chars=12)
         self.hint_label.setObjectName("gpuHintLabel")
+        self.hint_how = QPushButton("How…")  # the commands, in a box they can be copied from
+        self.hint_how.setObjectName("secondaryButton")
+        self.hint_how.setToolTip("Show how to get a build of llama.cpp that uses the GPU")
+        self.hint_how.clicked.connect(self.show_hint_details)
         self.hint_close = QPushButton("×")
         self.hint_close.setObjectName("secondaryButton")
         self.hint_close.setToolTip("Hide this hint")
         self.hint_close.clicked.connect(self._dismiss_hint)
         self._hint_dismissed = False
+        self._hint: str | None = None
         self.apply_button = QPushButton("Apply")
         self.apply_button.setObjectName("secondaryButton")
         self.apply_button.setToolTip("Reload the model with this many layers on the GPU.")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        for w in (self.backend_label, self.hint_label, self.hint_close, self.slider, self.auto_box, self.fit_label,
+        for w in (self.backend_label, self.hint_label, self.hint_how, self.hint_close, self.slider, self.auto_box, self.fit_label,
                   self.apply_button):
             layout.addWidget(w)
         layout.addStretch(1)
@@ -123,8 +129,20 @@ class OffloadControls(QWidget):
         if shown:
             self.hint_label.setText(hint.splitlines()[0])
             self.hint_label.setToolTip(tip(hint))
+        self._hint = hint if shown else None
         self.hint_label.setVisible(shown)
+        self.hint_how.setVisible(shown)
         self.hint_close.setVisible(shown)
+
+    def show_hint_details(self):
+        """The whole hint in a message box whose text can be selected and copied."""
+        if not self._hint:
+            return None
+        text = self._hint.replace("\n", "\n\n")  # one paragraph per way, easier to copy from
+        box = message_box(QMessageBox.Icon.Information, "Use the GPU", text, self.window())
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.open()  # not modal to the app's loop: the window goes on working while it is open
+        return box
 
     def _dismiss_hint(self) -> None:
         self._hint_dismissed = True

@@ -2,6 +2,7 @@
 a CPU-only build disables it with the reason, and running out of memory offers a retry."""
 
 import pytest
+from PySide6.QtCore import Qt
 
 from app.core import hardware
 from app.core.errors import OutOfMemory
@@ -55,10 +56,16 @@ def test_cpu_only_build_on_a_computer_with_a_gpu_says_once_how_to_get_a_gpu_buil
     assert bar.hint_label.isVisibleTo(bar)
     assert bar.hint_label.text().startswith("This computer has an NVIDIA GPU")
     assert "-DGGML_CUDA=on" in bar.hint_label.toolTip() and "-DGGML_VULKAN=on" in bar.hint_label.toolTip()
+    assert bar.hint_how.isVisibleTo(bar)
+    box = bar.show_hint_details()  # the commands, where they can be selected and copied
+    assert "-DGGML_CUDA=on" in box.text() and "-DGGML_VULKAN=on" in box.text()
+    assert box.textInteractionFlags() & Qt.TextInteractionFlag.TextSelectableByMouse
+    box.close()
     bar.hint_close.click()
     assert not bar.hint_label.isVisibleTo(bar)
     bar.set_plan(plan_load(phi4_layout(), with_gpu, 4096, AUTO_LAYERS))  # the next load: said once already
     assert not bar.hint_label.isVisibleTo(bar) and not bar.hint_close.isVisibleTo(bar)
+    assert not bar.hint_how.isVisibleTo(bar)
 
 
 def test_a_gpu_build_shows_no_hint(qtbot):
