@@ -5,6 +5,8 @@ whichever way the server sends it, stats from the server, counts, context, cance
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -35,12 +37,18 @@ def open_engine(standin: StandIn, **kwargs) -> RemoteEngine:
     return RemoteEngine(standin.url, **kwargs)
 
 
-@pytest.fixture(params=SERVERS, ids=[f"{k}-{f}" for k, f in SERVERS])
-def server(request, monkeypatch):
-    kind, field = request.param
+@contextmanager
+def serving(kind: str, field: str, monkeypatch) -> Iterator[StandIn]:
+    """A stand-in of `kind` sending its thinking in `field`; OpenRouter's wants its key."""
     if kind == "openrouter":
         monkeypatch.setenv("OPENROUTER_API_KEY", OPENROUTER_KEY)
     with StandIn(kind=kind, reasoning_field=field, api_key=OPENROUTER_KEY if kind == "openrouter" else None) as s:
+        yield s
+
+
+@pytest.fixture(params=SERVERS, ids=[f"{k}-{f}" for k, f in SERVERS])
+def server(request, monkeypatch):
+    with serving(*request.param, monkeypatch) as s:
         yield s
 
 

@@ -8,7 +8,7 @@ import pytest
 from app.core.remote import protocols
 from app.core.types import GenParams, Message
 from tests.core.remote.standin import StandIn
-from tests.core.remote.test_engine_contract import OPENROUTER_KEY, SERVERS, open_engine
+from tests.core.remote.test_engine_contract import SERVERS, open_engine, serving
 
 QUESTION = [Message("user", "What is 2+2?")]
 BUDGET = GenParams(think_budget=1000)
@@ -17,10 +17,7 @@ DIRECT = GenParams(answer_directly=True)
 
 @pytest.fixture(params=SERVERS[::2] + [SERVERS[-1]], ids=lambda p: p[0])
 def server(request, monkeypatch):
-    kind, field = request.param
-    if kind == "openrouter":
-        monkeypatch.setenv("OPENROUTER_API_KEY", OPENROUTER_KEY)
-    with StandIn(kind=kind, reasoning_field=field, api_key=OPENROUTER_KEY if kind == "openrouter" else None) as s:
+    with serving(*request.param, monkeypatch) as s:
         yield s
 
 
