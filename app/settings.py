@@ -45,6 +45,13 @@ class Settings:
     think_budget: int | None = _DEFAULTS.think_budget  # tokens of thinking (None: no limit)
     loop_auto_answer: bool = _DEFAULTS.loop_auto_answer  # answer when caught repeating a second time
     drafts: bool = _DEFAULTS.drafts  # speculative decoding from the conversation's text (where it pays)
+    # Precision of the context (K/V) cache: "f16", "q8_0" (half the memory, a little slower to
+    # decode deep in a long context), or "auto" (f16, unless the layers setting is Auto and q8_0
+    # is what lets every layer fit on the GPU).
+    kv_cache: str = "auto"
+    # Disk kept for each thread's read prompt (its context state), so reopening a thread reads
+    # only what is new; least recently used states go first. 0 turns saving states off.
+    saved_states_gb: float = 10.0
     layout: str = "auto"  # "auto" (side by side when wide), "side", "stacked"
     theme: str = "system"  # "system", "light", "dark"
     models_dir: str = ""
@@ -128,6 +135,8 @@ RULES: dict[str, tuple[Callable[[object], object], str]] = {
     "think_budget": (_whole(1, 1 << 20, allow_none=True), "empty (no limit) or a number of tokens, 1 or more"),
     "loop_auto_answer": (lambda v: v if isinstance(v, bool) else _BAD, "true or false"),
     "drafts": (lambda v: v if isinstance(v, bool) else _BAD, "true or false"),
+    "kv_cache": (_choice("auto", "f16", "q8_0"), '"auto", "f16" or "q8_0"'),
+    "saved_states_gb": (_number(0, 100_000), "a number of gigabytes, 0 or more"),
     "layout": (_choice("auto", "side", "stacked"), '"auto", "side" or "stacked"'),
     "theme": (_choice("system", "light", "dark"), '"system", "light" or "dark"'),
     "models_dir": (_text(path=True), "a folder path"),

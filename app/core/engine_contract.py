@@ -18,7 +18,9 @@ class LoadParams:
     n_gpu_layers: int = 0  # -1: all layers
     n_ctx: int = 0  # 0: the model's training context, at most DEFAULT_CONTEXT
     n_threads: int | None = None
+    # Tokens per prompt micro-batch (fit.micro_batch chooses it per backend and offload).
     n_batch: int = 512
+    kv_cache_type: str = "f16"  # "f16" or "q8_0": the context cache's precision
     flash_attn: bool | None = None  # None: llama.cpp decides per backend
     chat_template: str | None = None  # overrides the template stored in the GGUF
     # Repacked CPU weight layouts (faster matmuls). None: on, except on AMX CPUs
@@ -26,6 +28,8 @@ class LoadParams:
     cpu_repack: bool | None = None
     # Called with 0.0..1.0 as the weights load; returning False stops the load.
     progress: Callable[[float], bool] | None = None
+    # Where each conversation's read prompt is kept between loads and runs (None: not kept).
+    states: object | None = None  # app.core.saved_states.StateStore
 
 
 class Engine(Protocol):

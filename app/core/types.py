@@ -161,6 +161,10 @@ class Stats:
     draft_tokens: int = 0
     draft_accepted: int = 0
     draft_speedup: float = 1.0
+    # Prompt tokens whose state was loaded from disk instead of read (a saved state of this
+    # conversation), and the seconds loading took; evaluated_prompt_tokens were read after it.
+    restored_prompt_tokens: int = 0
+    restore_seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
