@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from gguf import GGUFReader
 
-from app.core.fit import (AUTO_LAYERS, MIB, auto_layers, estimate, estimate_for_info, plan_load,
+from app.core.fit import (AUTO_LAYERS, MIB, auto_layers, estimate, estimate_for_info, micro_batch, plan_load,
                           retry_layers, safety_margin)
 from app.core.gguf_info import ModelLayout, read_layout
 from app.core.hardware import Device, Hardware
@@ -111,6 +111,107 @@ def test_plan_resolves_settings_against_the_machine():
     assert retry_layers(failed, 41) == auto_layers(layout, 4096, gpu(8 * GIB))
     assert retry_layers(plan_load(layout, gpu(80 * GIB), 4096, 41), 41) == 40  # below what failed
     assert retry_layers(failed, 0) is None
+
+
+def test_micro_batch_is_512_without_gpu_offload():
+    import dataclasses
+
+    layout = phi4_layout()
+    gpu_build_without_device = dataclasses.replace(CPU_ONLY, build_backends=("Vulkan",))
+    for hw in (CPU_ONLY, gpu_build_without_device):
+        assert micro_batch(layout, 0, 32768, hw) == 512
+        assert plan_load(layout, hw, 32768, AUTO_LAYERS).n_batch == 512
+        assert plan_load(layout, hw, 32768, 41).n_batch == 512
+    assert micro_batch(layout, 0, 256, CPU_ONLY) == 256  # never longer than the context
+
+
+def test_micro_batch_with_offload_is_the_largest_that_fits_at_any_layers():
+    layout = phi4_layout()
+    roomy = gpu(80 * GIB)
+    for layers in (0, 10, 20, 41):  # with no layers, big prompt batches still run on the GPU
+        assert micro_batch(layout, layers, 4096, roomy) == 2048
+    assert micro_batch(layout, 41, 1500, roomy) == 1024  # never longer than the context
+    assert micro_batch(layout, 41, 600, roomy) == 512
+    assert micro_batch(None, -1, 4096, roomy) == 512  # the layout could not be read: the size measured
+
+
+@pytest.mark.parametrize("layers", [0, 20, 41])
+def test_micro_batch_grows_only_into_memory_left_over(layers):
+    layout = phi4_layout()
+    total = 80 * GIB
+    need = {n: estimate(layout, layers, 8192, gpu(total), n_ubatch=n).gpu_bytes for n in (512, 1024, 2048)}
+    assert need[512] < need[1024] < need[2048]  # logits and attention work per token of the micro-batch
+    for n, expected in ((2048, 2048), (1024, 1024), (512, 512)):
+        exact = gpu(need[n] + safety_margin(total), total)  # the budget Auto layers use, to the byte
+        assert micro_batch(layout, layers, 8192, exact) == expected
+        assert micro_batch(layout, layers, 8192, gpu(need[n] + safety_margin(total) - 1, total)) \
+            == {2048: 1024, 1024: 512, 512: 512}[n]
+
+
+def test_auto_layers_come_first_then_the_micro_batch():
+    layout = phi4_layout()
+    for free_gib in (6, 8, 11, 14, 24):
+        hw = gpu(free_gib * GIB)
+        plan = plan_load(layout, hw, 8192, AUTO_LAYERS, "f16")
+        assert plan.n_gpu_layers == auto_layers(layout, 8192, hw, n_ubatch=512)
+        budget = hw.gpu_free_bytes - safety_margin(hw.gpu_total_bytes)
+        assert plan.estimate().gpu_bytes <= budget and plan.estimate().n_ubatch == plan.n_batch
+        bigger = {512: 1024, 1024: 2048}.get(plan.n_batch)
+        if bigger:
+            assert estimate(layout, plan.n_gpu_layers, 8192, hw, n_ubatch=bigger).gpu_bytes > budget
+    assert plan_load(layout, gpu(24 * GIB), 8192, AUTO_LAYERS).n_batch == 2048
+
+
+def test_a_q8_0_cache_costs_34_bytes_per_32_values():
+    layout = phi4_layout()
+    hw = gpu(80 * GIB)
+    for k in (0, 10, 41):
+        q8 = estimate(layout, k, 4096, hw, kv_type="q8_0")
+        assert q8.gpu_kv == int(4096 * 10 * 256 * 34 / 32) * min(k, 40)
+        assert q8.ram_kv == int(4096 * 10 * 256 * 34 / 32) * (40 - min(k, 40))
+        f16 = estimate(layout, k, 4096, hw)
+        assert q8.gpu_weights == f16.gpu_weights and q8.gpu_kv + q8.ram_kv < (f16.gpu_kv + f16.ram_kv) * 0.54
+    plan = plan_load(layout, hw, 4096, 30, "q8_0")
+    assert (plan.kv_cache_type, plan.kv_auto_q8) == ("q8_0", False)
+    assert plan.estimate() == estimate(layout, 30, 4096, hw, n_ubatch=plan.n_batch, kv_type="q8_0")
+    assert "context cache at q8_0" in plan.estimate().label()
+    assert auto_layers(layout, 32768, gpu(12 * GIB), "q8_0") > auto_layers(layout, 32768, gpu(12 * GIB))
+
+
+def test_auto_cache_is_q8_0_only_when_that_is_what_lets_every_layer_fit():
+    layout = phi4_layout()
+    tight = gpu(12 * GIB)  # at 16k: 39 layers with an f16 cache, all 41 with q8_0
+    assert auto_layers(layout, 16384, tight) < 41 == auto_layers(layout, 16384, tight, "q8_0")
+    plan = plan_load(layout, tight, 16384, AUTO_LAYERS)
+    assert (plan.n_gpu_layers, plan.kv_cache_type, plan.kv_auto_q8) == (41, "q8_0", True)
+    assert plan.estimate().kv_type == "q8_0"
+    assert plan.estimate().label(auto_q8=True).endswith("; context cache at q8_0 so every layer fits")
+    # f16 asked for: kept, fewer layers
+    f16 = plan_load(layout, tight, 16384, AUTO_LAYERS, "f16")
+    assert (f16.n_gpu_layers, f16.kv_cache_type, f16.kv_auto_q8) == (auto_layers(layout, 16384, tight), "f16", False)
+    # a layers count keeps f16, even where q8_0 would let it fit
+    assert plan_load(layout, tight, 16384, 41).kv_cache_type == "f16"
+    assert plan.replan(41).kv_cache_type == "f16" and plan.replan(AUTO_LAYERS) == plan
+    # every layer fits at f16: nothing to gain
+    assert plan_load(layout, gpu(24 * GIB), 16384, AUTO_LAYERS).kv_cache_type == "f16"
+    # not every layer fits even at q8_0: a few more layers are not worth the slower cache
+    small = gpu(8 * GIB)
+    assert auto_layers(layout, 16384, small, "q8_0") < 41
+    assert plan_load(layout, small, 16384, AUTO_LAYERS).kv_cache_type == "f16"
+    assert plan_load(layout, CPU_ONLY, 16384, AUTO_LAYERS).kv_cache_type == "f16"
+    assert plan_load(None, tight, 16384, AUTO_LAYERS).kv_cache_type == "f16"
+
+
+def test_retry_uses_the_cache_a_layers_count_loads_with():
+    layout = phi4_layout()
+    tight = gpu(12 * GIB)
+    auto_q8 = plan_load(layout, tight, 16384, AUTO_LAYERS)
+    assert auto_q8.kv_auto_q8
+    # the retry is a count, so an "auto" cache goes back to f16 and the count must fit at f16
+    assert retry_layers(auto_q8, 41) == auto_layers(layout, 16384, tight)
+    asked_q8 = plan_load(layout, tight, 16384, 41, "q8_0")
+    assert retry_layers(asked_q8, 41) == 40  # at q8_0 all would fit: below what failed
+    assert retry_layers(plan_load(layout, tight, 32768, 41, "q8_0"), 41) == auto_layers(layout, 32768, tight, "q8_0")
 
 
 def test_estimate_for_info_on_a_real_file(smollm2):
