@@ -20,7 +20,7 @@ from app.core.context_rules import default_context
 from app.core.conversation import Request, fit_documents
 from app.core.engine import Engine, LlamaEngine, LoadParams
 from app.core.errors import AppError, ModelFileError, OutOfMemory
-from app.core.fit import LoadPlan, estimate, gb, plan_load, retry_layers
+from app.core.fit import LoadPlan, gb, plan_load, retry_layers
 from app.core.gguf_info import ModelLayout, read_layout
 from app.core.types import GenParams
 from app.core.documents import counting
@@ -70,7 +70,7 @@ def fits_alongside(plan: LoadPlan, hw: hardware.Hardware) -> bool:
     out of memory then still closes the loaded model and tries again."""
     if plan.layout is None:
         return True
-    est = estimate(plan.layout, plan.n_gpu_layers, plan.n_ctx, hw)
+    est = replace(plan, hardware=hw).estimate()  # at the plan's micro-batch and cache precision
     gpu_fits = est.n_gpu_layers == 0 or est.gpu_free - (est.gpu_bytes - est.gpu_overhead) >= 0
     return gpu_fits and est.fits_ram
 
@@ -133,25 +133,27 @@ class GenerationWorker(QObject):
         hw = hardware.detect()
         # Planned as if the loaded model were gone (it goes once this one is in): "Auto"
         # must not choose fewer layers because of a model that is about to be closed.
-        plan = plan_load(layout, self._without_loaded(hw), n_ctx, load.n_gpu_layers)
+        kv = load.kv_cache_type
+        plan = plan_load(layout, self._without_loaded(hw), n_ctx, load.n_gpu_layers, kv)
         if self._engine is not None and not fits_alongside(plan, hw):
             # Both cannot be in memory at once, so the loaded model is closed first and the
             # free memory read again without it. If the new one then fails, the session
             # loads the old one again (it keeps its path and settings for that).
             self._make_room()
-            plan = plan_load(layout, hardware.detect(), n_ctx, load.n_gpu_layers)
+            plan = plan_load(layout, hardware.detect(), n_ctx, load.n_gpu_layers, kv)
         self.load_planned.emit(plan)
         while True:
             try:
                 self._percent = -1
-                engine = self._factory(Path(path), replace(load, n_gpu_layers=plan.n_gpu_layers, progress=self._loading))
+                engine = self._factory(Path(path), replace(load, n_gpu_layers=plan.n_gpu_layers, n_batch=plan.n_batch,
+                                                           kv_cache_type=plan.kv_cache_type, progress=self._loading))
                 break
             except OutOfMemory as exc:
                 if self._engine is not None and not self._closing.is_set():
                     # The estimate said both fit and llama.cpp disagreed: make room, try once more.
                     log.info("out of memory next to the loaded model; closing it and trying again")
                     self._make_room()
-                    plan = plan_load(layout, hardware.detect(), n_ctx, load.n_gpu_layers)
+                    plan = plan_load(layout, hardware.detect(), n_ctx, load.n_gpu_layers, kv)
                     self.load_planned.emit(plan)
                     continue
                 retry = retry_layers(plan, plan.n_gpu_layers)

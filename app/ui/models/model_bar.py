@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.fit import AUTO_LAYERS, LoadPlan, auto_layers, gb
+from app.core.fit import AUTO_LAYERS, LoadPlan, gb
 from app.ui import style
 from app.ui.models.elided_label import ElidedLabel
 from app.ui.plain import message_box, plain_label, tip
@@ -170,29 +170,42 @@ class OffloadControls(QWidget):
     def chosen(self) -> int:
         return AUTO_LAYERS if self.auto_box.isChecked() else self.slider.value()
 
+    def _preview(self, value: int) -> LoadPlan:
+        """The plan Apply would load with: the context cache's precision and the micro-batch
+        follow the layers (a count keeps an "auto" cache at f16; Auto may choose q8_0)."""
+        auto = self.auto_box.isChecked()
+        if (value, auto) == (self.plan.n_gpu_layers, self.plan.auto):
+            return self.plan
+        return self.plan.replan(AUTO_LAYERS if auto else value)
+
     def _moved(self, value: int) -> None:
-        est = self.plan.estimate(value) if self.plan else None
-        if est is None:
+        if self.plan is None or self.plan.layout is None:
             return
-        self.fit_label.setText(est.label())
+        if self.auto_box.isChecked() and value != self._preview(value).n_gpu_layers:
+            self.auto_box.blockSignals(True)
+            self.auto_box.setChecked(False)  # moving the slider is a manual choice
+            self.auto_box.blockSignals(False)
+        preview = self._preview(value)
+        est = preview.estimate()
+        self.fit_label.setText(est.label(auto_q8=preview.kv_auto_q8))
+        why = ("\nThe context cache is kept at q8_0 (half the memory of f16, decoding a little slower deep in "
+               "a long context) because at f16 not every layer fits on the GPU. Settings can fix its precision."
+               if preview.kv_auto_q8 else "")
         self.fit_label.setToolTip(tip(
             f"GPU: weights {gb(est.gpu_weights)}, context cache {gb(est.gpu_kv)}, compute "
             f"{gb(est.gpu_compute)}, runtime {gb(est.gpu_overhead)}\n"
             f"RAM: {gb(est.ram_bytes)} (weights {gb(est.ram_weights)}, context cache {gb(est.ram_kv)})\n"
-            f"Context: {est.n_ctx:,} tokens"))
+            f"Context: {est.n_ctx:,} tokens, cache at {est.kv_type}; prompts read {preview.n_batch:,} tokens "
+            f"at a time{why}"))
         self.fit_label.setProperty("warn", not est.fits_gpu)
         self.fit_label.style().unpolish(self.fit_label)
         self.fit_label.style().polish(self.fit_label)
-        if self.auto_box.isChecked() and value != self.plan.n_gpu_layers:
-            self.auto_box.blockSignals(True)
-            self.auto_box.setChecked(False)  # moving the slider is a manual choice
-            self.auto_box.blockSignals(False)
         self._update_apply()
 
     def _auto_toggled(self, on: bool) -> None:
-        if on and self.plan is not None:
+        if on and self.plan is not None and self.plan.layout is not None:
             self.slider.blockSignals(True)
-            self.slider.setValue(auto_layers(self.plan.layout, self.plan.n_ctx, self.plan.hardware))
+            self.slider.setValue(self._preview(AUTO_LAYERS).n_gpu_layers)
             self.slider.blockSignals(False)
             self._moved(self.slider.value())
         self._update_apply()

@@ -41,6 +41,11 @@ class LoadFailure:
     file_problem: bool = False  # the file is damaged, missing or no model: trying again cannot help
 
 
+def _load_settings(s) -> tuple[int, int, str]:
+    """The settings a loaded model depends on: changing one reloads it."""
+    return s.n_gpu_layers, s.context_size, s.kv_cache
+
+
 class ModelSession(QObject):
     model_changed = Signal(str, str)  # state: none|loading|ready|failed, text for people
     load_failed = Signal(object)  # LoadFailure: before model_changed says what is loaded now
@@ -135,8 +140,13 @@ class ModelSession(QObject):
 
     def load_model(self, path: str) -> None:
         self.use_local()  # choosing a model file means this computer answers
+        self._load(path, self._params())
+
+    def _params(self) -> LoadParams:
+        """What the load settings ask for: layers, context and the context cache's precision
+        (the worker resolves "auto" layers and cache against the machine)."""
         s = self.settings.value
-        self._load(path, LoadParams(n_gpu_layers=s.n_gpu_layers, n_ctx=s.context_size))
+        return LoadParams(n_gpu_layers=s.n_gpu_layers, n_ctx=s.context_size, kv_cache_type=s.kv_cache)
 
     def _load(self, path: str, params: LoadParams, restoring: bool = False) -> None:
         self.loading_path = path
@@ -215,8 +225,7 @@ class ModelSession(QObject):
         if self.failed_path is None or self.generating:
             return False
         self.use_local()
-        s = self.settings.value
-        params = self._failed_params or LoadParams(n_gpu_layers=s.n_gpu_layers, n_ctx=s.context_size)
+        params = self._failed_params or self._params()
         if layers is not None:
             params = replace(params, n_gpu_layers=layers)
         self._load(self.failed_path, params)
@@ -231,19 +240,20 @@ class ModelSession(QObject):
             self.settings.update(n_gpu_layers=layers)
 
     def _keep_settings(self, params: LoadParams | None) -> None:
-        """Make the layers and context settings those of the model that is loaded, so the
-        next start opens it the way that worked (without reloading it now)."""
+        """Make the layers, context and context cache settings those of the model that is
+        loaded, so the next start opens it the way that worked (without reloading it now)."""
         s = self.settings.value
-        if params is None or (s.n_gpu_layers, s.context_size) == (params.n_gpu_layers, params.n_ctx):
+        if params is None or _load_settings(s) == (params.n_gpu_layers, params.n_ctx, params.kv_cache_type):
             return
         self._quiet = True
         try:
-            self.settings.update(n_gpu_layers=params.n_gpu_layers, context_size=params.n_ctx)
+            self.settings.update(n_gpu_layers=params.n_gpu_layers, context_size=params.n_ctx,
+                                 kv_cache=params.kv_cache_type)
         finally:
             self._quiet = False
 
     def _settings_changed(self, new, old) -> None:
-        reload = (new.context_size, new.n_gpu_layers) != (old.context_size, old.n_gpu_layers)
+        reload = _load_settings(new) != _load_settings(old)
         if reload and self.on_server:
             self._local_stale = True  # reloaded when this computer is chosen again
             return
