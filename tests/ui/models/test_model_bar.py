@@ -159,3 +159,61 @@ def test_real_load_shows_progress_then_the_plan(make_app, smollm2):
     assert states[-1][0] == "ready"
     plan = app.models.load_plan
     assert plan.layout.block_count == 30 and app.window.offload.backend_label.text()
+
+
+@pytest.fixture
+def phi4_on_12_gib(monkeypatch):
+    """Phi-4's layout on a 12 GiB GPU: at a 16k context every layer fits only with a q8_0 cache."""
+    layout = phi4_layout()
+    hw = gpu(12 * GIB)
+    monkeypatch.setattr("app.ui.models.generation_worker.read_layout", lambda path: layout)
+    monkeypatch.setattr(hardware, "detect", lambda: hw)
+    return layout, hw
+
+
+def test_loads_get_the_plans_micro_batch_and_cache_and_the_cache_setting_reloads(make_app, phi4_on_12_gib):
+    layout, hw = phi4_on_12_gib
+    app = make_app()
+    loads = []
+    factory = app._factory
+    app.models._worker._factory = lambda path, load: (loads.append(load), factory(path, load))[1]
+    app.settings.value = app.settings.value.with_changes(n_gpu_layers=AUTO_LAYERS, context_size=16384, kv_cache="auto")
+    _load(app, "/models/phi4.gguf")
+    plan = app.models.load_plan
+    assert (plan.n_gpu_layers, plan.kv_cache_type, plan.kv_auto_q8) == (41, "q8_0", True)
+    assert [(l.n_gpu_layers, l.kv_cache_type, l.n_batch) for l in loads] == [(41, "q8_0", plan.n_batch)]
+    assert plan.n_batch in (512, 1024, 2048)
+    bar = app.window.offload
+    assert bar.fit_label.text().endswith("; context cache at q8_0 so every layer fits")
+    assert "because at f16 not every layer fits" in bar.fit_label.toolTip()
+
+    # Settings > context cache f16: the model reloads with it, fewer layers, the smallest micro-batch
+    with app.qtbot.waitSignal(app.models.model_changed, check_params_cb=lambda s, t: s == "ready", timeout=30000):
+        app.settings.update(kv_cache="f16")
+    f16_layers = auto_layers(layout, 16384, hw)
+    assert [(l.n_gpu_layers, l.kv_cache_type, l.n_batch) for l in loads[1:]] == [(f16_layers, "f16", 512)]
+    assert "q8_0" not in bar.fit_label.text() and app.settings.value.kv_cache == "f16"
+
+
+def test_moving_the_slider_previews_what_apply_would_load(qtbot, phi4_on_12_gib):
+    from app.ui.models.model_bar import OffloadControls
+
+    layout, hw = phi4_on_12_gib
+    bar = OffloadControls()
+    qtbot.addWidget(bar)
+    bar.set_plan(plan_load(layout, hw, 16384, AUTO_LAYERS, "auto"))
+    assert bar.auto_box.isChecked() and bar.slider.value() == 41 and "q8_0" in bar.fit_label.text()
+    bar.slider.setValue(30)  # a count: an "auto" cache stays at f16
+    assert not bar.auto_box.isChecked() and "q8_0" not in bar.fit_label.text()
+    assert bar.fit_label.text().startswith("30/41 layers on GPU")
+    bar.auto_box.setChecked(True)  # back to Auto: q8_0 again, and the box stays checked
+    assert bar.auto_box.isChecked() and bar.slider.value() == 41
+    assert bar.fit_label.text().endswith("so every layer fits") and not bar.apply_button.isVisibleTo(bar)
+
+    manual = plan_load(layout, hw, 16384, 20, "auto")  # loaded with a count: Auto offers every layer
+    bar.set_plan(manual)
+    bar.auto_box.setChecked(True)
+    assert bar.auto_box.isChecked() and bar.slider.value() == 41 and bar.apply_button.isVisibleTo(bar)
+    with qtbot.waitSignal(bar.layers_chosen) as sig:
+        bar.apply_button.click()
+    assert sig.args == [AUTO_LAYERS]
