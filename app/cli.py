@@ -25,7 +25,7 @@ from app import CLI_COMMANDS, cli_docs, cli_engines, cli_models, cli_serve, cli_
 from app.core.conversation import Attached, ChatDefaults, Conversation, ReplyRecorder, Request, prompt_messages
 from app.core.engine import LlamaEngine, LoadParams, default_threads
 from app.core.errors import AppError
-from app.core.fit import AUTO_LAYERS, plan_load
+from app.core.fit import AUTO_LAYERS, KV_SETTINGS, plan_load
 from app.core.thinking import LEVELS, end_text, parse_budget
 from app.core.types import GenParams
 from app.help_format import Parser
@@ -44,6 +44,11 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                         help="context size in tokens (default: model's, at most 16384)")
     parser.add_argument("--cpu-threads", type=int, default=None, metavar="N",
                         help=f"CPU threads for the model (default: {default_threads()} on this computer)")
+    parser.add_argument("--kv-cache", choices=KV_SETTINGS, default=None, metavar="|".join(KV_SETTINGS),
+                        help="precision of the context cache: f16, q8_0 (half the memory, decodes a little slower "
+                             "deep in a long context), or auto (f16, unless the layers are 'auto' and q8_0 is what "
+                             "lets every layer fit on the GPU) (default: the window's setting, auto until changed "
+                             "there)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,19 +111,30 @@ def parse_layers(value: str) -> int:
     return int(value)
 
 
-def resolve_layers(model: Path, requested: int, n_ctx: int) -> int:
-    """'auto' becomes the most layers the fit estimate says fit on this machine."""
-    if requested != AUTO_LAYERS:
-        return requested
+def load_params(model: Path, args: argparse.Namespace, kv_setting: str | None = None) -> LoadParams:
+    """How the window would load `model` here: the layers ('auto': the most the fit estimate
+    says fit), the context cache's precision (`--kv-cache`, else `kv_setting`, else auto) and
+    the prompt micro-batch, from the same load plan. Says on stderr what an automatic choice
+    came to."""
     from app.core.context_rules import default_context
     from app.core.gguf_info import read_layout
     from app.core.hardware import detect
 
-    layout = read_layout(model)
-    ctx = default_context(layout.context_length, n_ctx)
-    plan = plan_load(layout, detect(), ctx, requested)
-    sys.stderr.write(f"{plan.estimate().label()}\n")
-    return plan.n_gpu_layers
+    hw = detect()
+    kv = args.kv_cache or kv_setting or "auto"
+    layout = None
+    if hw.gpus and hw.supports_offload or args.n_gpu_layers == AUTO_LAYERS:
+        try:
+            layout = read_layout(model)
+        except Exception:  # the load itself says what is wrong with the file, in one line
+            layout = None
+    ctx = default_context(layout.context_length if layout else None, args.ctx)
+    plan = plan_load(layout, hw, ctx, args.n_gpu_layers, kv)
+    est = plan.estimate()
+    if est is not None and (plan.auto or plan.kv_auto_q8):
+        sys.stderr.write(f"{est.label(auto_q8=plan.kv_auto_q8)}\n")
+    return LoadParams(n_gpu_layers=plan.n_gpu_layers, n_ctx=args.ctx, n_threads=args.cpu_threads,
+                      n_batch=plan.n_batch, kv_cache_type=plan.kv_cache_type)
 
 
 def _budget(value: str) -> int | str:
@@ -253,8 +269,7 @@ def ask(args: argparse.Namespace) -> int:
             raise AppError("No model given: pass --model PATH (a .gguf file).")
         conversation, request = _conversation(args, settings, _session_changes(args))
         if args.engine is None:
-            layers = resolve_layers(model, args.n_gpu_layers, args.ctx)
-            load = LoadParams(n_gpu_layers=layers, n_ctx=args.ctx, n_threads=args.cpu_threads)
+            load = load_params(model, args, settings.kv_cache)
         docs = cli_docs.read(args)
         engine = cli_engines.open_engine(args) if args.engine else LlamaEngine(model, load)
         with engine:

@@ -1,6 +1,7 @@
 """`python -m app serve`: the model as an OpenAI-compatible server for other tools.
 
     python -m app serve --model PATH [--port 8765] [--host 127.0.0.1] [--n-gpu-layers N] [--ctx N]
+                        [--kv-cache auto|f16|q8_0]
                         [--token-env NAME] [--cors-origin ORIGIN ...]
 
 Headless; Ctrl+C stops it (the reply being generated is cut, waiting requests get 503).
@@ -57,23 +58,22 @@ def _announce_token(host: str):
 
 def run(args: argparse.Namespace) -> int:
     from app import cli, cli_threads
-    from app.core.engine import LlamaEngine, LoadParams
+    from app.core.engine import LlamaEngine
     from app.core.serve.server import LocalServer, bind, resolve_token
 
     previous = signal.signal(signal.SIGTERM, _interrupt)
     engine = None
     try:
         token = resolve_token(args.host, args.token_env, announce=_announce_token(args.host))
+        saved = cli_threads.settings()
         model = args.model
         if model is None:
-            saved = cli_threads.settings().model_path
-            model = Path(saved) if saved else None
+            model = Path(saved.model_path) if saved.model_path else None
         if model is None:
             raise AppError("No model given: pass --model PATH (a .gguf file).")
         sock = bind(args.host, args.port)
         try:
-            layers = cli.resolve_layers(model, args.n_gpu_layers, args.ctx)
-            engine = LlamaEngine(model, LoadParams(n_gpu_layers=layers, n_ctx=args.ctx, n_threads=args.cpu_threads))
+            engine = LlamaEngine(model, cli.load_params(model, args, saved.kv_cache))
             server = LocalServer(engine, args.host, token=token, cors_origins=args.cors_origin, sock=sock)
         except BaseException:
             sock.close()
