@@ -30,6 +30,7 @@ from app.core.model_file import ModelFileInfo, inspect_model_file
 from app.core.prompt import PromptRenderer, RenderedPrompt
 from app.core.reasoning import ReasoningParser
 from app.core.sampling import build_sampler
+from app.core.saved_states import SavedState, StateKey, StateStore
 from app.core.speculative import DraftController, DraftCosts, DraftReport, SpeculativeDecoder
 from app.core.thinking import ThinkingControl, direct_prefix
 from app.core.types import ErrorEvent, Event, GenParams, Message, ProgressEvent, RateEvent, Stats, StatsEvent
@@ -42,6 +43,10 @@ RATE_EVERY_SECONDS = 0.5  # live tok/s for the status bar
 # node, too much for fast tokens, negligible for slow ones).
 SLOW_TOKEN_SECONDS = 0.05
 ANSWER_NOW_TEXT = "\n</think>\n\n"
+# A saved state is looked for only when it would spare reading at least this many tokens,
+# and reading speed is recorded only from prompts at least this long (shorter ones are noise).
+MIN_RESTORE_GAIN = 64
+MIN_RATE_TOKENS = 256
 
 
 class LlamaEngine:
@@ -63,6 +68,14 @@ class LlamaEngine:
         on_gpu = llama_cpp.llama_supports_gpu_offload() and (load.n_gpu_layers < 0
                                                              or load.n_gpu_layers >= self.n_layers)
         self._draft_costs = DraftCosts(on_gpu)
+        # Saved states need the context to drop a loaded state's tail, as drafts do.
+        self._states: StateStore | None = load.states if self._can_draft else None
+        self._state_key = StateKey(str(self.path.resolve()), self.info.size_bytes, self.path.stat().st_mtime_ns,
+                                   self.context_size, self._cache_type(load), str(load.flash_attn),
+                                   f"{llama_cpp.LLAMA_STATE_SEQ_VERSION}/{llama_cpp.__version__}")
+        # Reading and loading speeds differ with the offload, so they are kept per setting.
+        self._speed_name = f"{self._state_key.digest}/{load.n_gpu_layers}/{int(on_gpu)}"
+        self._saved_upto = 0  # the leading cached tokens a saved state already holds
         self._cached: list[int] = []  # tokens whose K/V sit in the context, in order
         self._pieces: dict[int, bytes] = {}
         self._piece_buf = ctypes.create_string_buffer(256)
@@ -80,6 +93,10 @@ class LlamaEngine:
         )
 
     # -- loading -----------------------------------------------------------------
+
+    @staticmethod
+    def _cache_type(load: LoadParams) -> str:
+        return "q8_0" if load.kv_cache_type == "q8_0" else "f16"
 
     def _load(self, load: LoadParams) -> None:
         mp = llama_cpp.llama_model_default_params()
@@ -101,11 +118,15 @@ class LlamaEngine:
         cp.n_seq_max = 1
         cp.n_threads = cp.n_threads_batch = load.n_threads or default_threads()
         cp.no_perf = True
+        flash_attn = load.flash_attn
+        if self._cache_type(load) == "q8_0":
+            cp.type_k = cp.type_v = llama_cpp.GGML_TYPE_Q8_0
+            flash_attn = True  # llama.cpp keeps a quantized V cache only with flash attention
         cp.flash_attn_type = {
             None: llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO,
             True: llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED,
             False: llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED,
-        }[load.flash_attn]
+        }[flash_attn]
         mark = llama_runtime.log_mark()
         self._ctx = llama_cpp.llama_init_from_model(self._model, cp)
         if not self._ctx:
@@ -116,8 +137,10 @@ class LlamaEngine:
         log.info("loaded %s: n_ctx=%d n_gpu_layers=%d threads=%d", self.path.name, n_ctx, load.n_gpu_layers, cp.n_threads)
 
     def close(self) -> None:
-        """Free the context and the weights now (not whenever the GC runs)."""
+        """Keep the conversation's state (when saving states), then free the context and the
+        weights now (not whenever the GC runs)."""
         if self._ctx:
+            self.keep_state()
             llama_cpp.llama_free(self._ctx)
             self._ctx = None
         if self._model:
@@ -186,9 +209,88 @@ class LlamaEngine:
         return list(self._cached)
 
     def reset(self) -> None:
-        """Forget the cached conversation (the next prompt is evaluated in full)."""
+        """Forget the cached conversation (the next prompt is evaluated in full, or restored)."""
         llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(self._ctx), True)
         self._cached.clear()
+        self._saved_upto = 0
+
+    # -- saved states ---------------------------------------------------------------------------
+
+    def keep_state(self) -> bool:
+        """Save the conversation in the context (its prompt and reply so far) to the state store,
+        unless it is already there or too short to be worth it. True when a state was written."""
+        states, n = self._states, len(self._cached)
+        if states is None or not self._ctx or n <= self._saved_upto:
+            return False
+        tokens = list(self._cached)
+        arr = (llama_cpp.llama_token * n)(*tokens)
+        ctx = self._ctx
+
+        def write(path: Path) -> bool:
+            return llama_cpp.llama_state_seq_save_file(ctx, str(path).encode(), 0, arr, n) > 0
+
+        t0 = time.perf_counter()
+        kept = states.save(self._state_key, tokens, llama_cpp.llama_state_seq_get_size(ctx, 0), write)
+        if kept:
+            self._saved_upto = n
+            log.info("saved the context state of %d tokens in %.2f s", n, time.perf_counter() - t0)
+        return kept
+
+    def _restore(self, tokens: list[int], reused: int) -> tuple[int, float]:
+        """Load the saved state sharing the most leading tokens with `tokens` when that beats
+        reading them; return (tokens now in the context, seconds spent), or (reused, 0.0)."""
+        states = self._states
+        if states is None:
+            return reused, 0.0
+        limit = len(tokens) - 1  # the last prompt token runs again for fresh logits
+        saved = states.find(self._state_key, tokens[:limit], min_common=reused + MIN_RESTORE_GAIN)
+        if saved is None:
+            return reused, 0.0
+        read_tps = states.rate(self._speed_name, "read_tps")
+        load_bps = states.rate(self._speed_name, "load_bps")
+        if read_tps and load_bps and saved.size / load_bps >= (saved.common - reused) / read_tps:
+            log.info("reading %d tokens beats loading a %d-byte state", saved.common - reused, saved.size)
+            return reused, 0.0
+        t0 = time.perf_counter()
+        if not states.verify(saved):
+            return reused, 0.0
+        n = self._load_state(saved)
+        seconds = time.perf_counter() - t0
+        if n == 0:
+            return 0, seconds  # the context was emptied by the failed load
+        states.used(saved)
+        states.record_rate(self._speed_name, "load_bps", saved.size / max(seconds, 1e-6))
+        log.info("restored %d tokens from a saved state in %.2f s", n, seconds)
+        return n, seconds
+
+    def _load_state(self, saved: SavedState) -> int:
+        """Put `saved` into the context and drop what is past its shared prefix; the number of
+        tokens now cached (0 on any mismatch: the state is deleted and the context left empty)."""
+        mem = llama_cpp.llama_get_memory(self._ctx)
+        capacity = len(saved.tokens) + 1
+        out = (llama_cpp.llama_token * capacity)()
+        count = ctypes.c_size_t(0)
+        self._cached.clear()
+        self._saved_upto = 0
+        mark = llama_runtime.log_mark()
+        read = llama_cpp.llama_state_seq_load_file(self._ctx, str(saved.path).encode(), 0, out, capacity,
+                                                   ctypes.byref(count))
+        if not read or tuple(out[: count.value]) != saved.tokens:
+            log.warning("saved state %s did not load (%s); reading the prompt instead", saved.path.name,
+                        " ".join(llama_runtime.lines_since(mark))[-300:])
+            self._states.discard(saved)
+            llama_cpp.llama_memory_clear(mem, True)
+            return 0
+        self._cached.extend(saved.tokens)
+        self._saved_upto = len(saved.tokens)
+        if saved.common < len(saved.tokens) and not llama_cpp.llama_memory_seq_rm(mem, 0, saved.common, -1):
+            llama_cpp.llama_memory_clear(mem, True)
+            self._cached.clear()
+            self._saved_upto = 0
+            return 0
+        del self._cached[saved.common:]
+        self._saved_upto = min(self._saved_upto, saved.common)
+        return saved.common
 
     # -- generation ---------------------------------------------------------------
 
@@ -239,11 +341,15 @@ class LlamaEngine:
             n += 1
         n = min(n, len(tokens) - 1)  # the last prompt token must run again for fresh logits
         if n < len(self._cached):
+            # Another conversation (or an earlier point of this one): keep this one's state
+            # before its tail leaves the context.
+            self.keep_state()
             mem = llama_cpp.llama_get_memory(self._ctx)
             if not llama_cpp.llama_memory_seq_rm(mem, 0, n, -1):
                 llama_cpp.llama_memory_clear(mem, True)
                 n = 0
             del self._cached[n:]
+            self._saved_upto = min(self._saved_upto, n)
         return n
 
     def _set_abort(self, on: bool) -> None:
@@ -280,10 +386,14 @@ class LlamaEngine:
         drafts = DraftReport(0, 0, 1.0)
         t_gen = t_think_end = None
         smpl = None
+        restored, restore_seconds = 0, 0.0
         try:
             # Built before the clock starts: a grammar or an EOG ban takes a while.
             smpl = build_sampler(self._vocab, params)
             reused = self._reuse_prefix(tokens)
+            reused, restore_seconds = self._restore(tokens, reused)
+            restored = reused if restore_seconds else 0
+            t_read = time.perf_counter()
             todo = tokens[reused:]
             self._set_abort(True)  # prompt batches can take seconds each on a CPU
             for start in range(0, len(todo), self._batch_size):
@@ -301,6 +411,8 @@ class LlamaEngine:
                 if len(todo) > self._batch_size:
                     yield ProgressEvent(evaluated, len(todo))
             t_gen = time.perf_counter()
+            if finish == "stop" and evaluated >= MIN_RATE_TOKENS and self._states is not None:
+                self._states.record_rate(self._speed_name, "read_tps", evaluated / max(t_gen - t_read, 1e-6))
             if finish == "stop":
                 finish, generated, t_think_end, think_tokens, drafts = yield from self._generate(
                     smpl, parser, params, cancel, control)
@@ -345,6 +457,8 @@ class LlamaEngine:
                 draft_tokens=drafts.drafted,
                 draft_accepted=drafts.accepted,
                 draft_speedup=drafts.speedup,
+                restored_prompt_tokens=restored,
+                restore_seconds=round(restore_seconds, 3),
             )
         )
 

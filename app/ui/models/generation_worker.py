@@ -261,6 +261,14 @@ class GenerationWorker(QObject):
             self.generation_failed.emit(request_id, f"Generation failed: {exc}")
             return
         self.generation_finished.emit(request_id)
+        keep = getattr(engine, "keep_state", None)
+        if keep is not None and not self._closing.is_set():
+            # After the reply is shown as done: the next queued request waits for this save,
+            # the person does not. Closing the window saves it anyway (the engine's close).
+            try:
+                keep()
+            except Exception:  # a cache: its failure must never cost the reply
+                log.exception("saving the context state failed")
 
     @Slot(int, object)
     def count(self, request_id: int, messages: list) -> None:
