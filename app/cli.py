@@ -126,7 +126,7 @@ def load_params(model: Path, args: argparse.Namespace, kv_setting: str | None = 
     if hw.gpus and hw.supports_offload or args.n_gpu_layers == AUTO_LAYERS:
         try:
             layout = read_layout(model)
-        except Exception:  # the load itself says what is wrong with the file, in one line
+        except (OSError, AppError):  # the load itself says what is wrong with the file, in one line
             layout = None
     ctx = default_context(layout.context_length if layout else None, args.ctx)
     plan = plan_load(layout, hw, ctx, args.n_gpu_layers, kv)

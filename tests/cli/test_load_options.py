@@ -55,7 +55,7 @@ def test_the_option_wins_over_the_setting(machine, capsys):
 
 
 def test_a_layers_count_keeps_an_auto_cache_at_f16_and_gets_the_micro_batch(machine, capsys):
-    layout, state = machine
+    _, state = machine
     state["hw"] = gpu(80 * GIB)
     args = parsed("--n-gpu-layers", "30", "--ctx", "4096")
     load = cli.load_params(args.model, args, None)
