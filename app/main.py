@@ -94,7 +94,10 @@ def run_gui(args: argparse.Namespace, qt_args: list[str]) -> int:
 
     app_settings = AppSettings(settings)
     app_settings.changed.connect(lambda new, _old: save_settings(paths.config_dir(), new))
-    session = ChatSession(store, app_settings, ModelSession(app_settings))
+    from app.context_states import open_store
+
+    states = open_store(settings.saved_states_gb)  # each thread's read prompt, kept for when it is reopened
+    session = ChatSession(store, app_settings, ModelSession(app_settings, states=states))
     window = MainWindow(session, dark=dark)
     window.show()
     model = args.model or settings.model_path

@@ -18,11 +18,11 @@ SCRIPT = (
 class App:
     """A real window on a real SQLite file, with a scripted engine behind the worker."""
 
-    def __init__(self, qtbot, db: Path, engines: list) -> None:
+    def __init__(self, qtbot, db: Path, engines: list, states=None) -> None:
         self.qtbot = qtbot
         self.store = Store(db)
         self.engines = engines
-        self.session = ChatSession.create(self.store, Settings(), self._factory)
+        self.session = ChatSession.create(self.store, Settings(), self._factory, states)
         self.models = self.session.models
         self.settings = self.session.settings
         self.window = MainWindow(self.session)
@@ -53,8 +53,9 @@ class App:
 def make_app(qtbot, tmp_path):
     apps, engines = [], []
 
-    def make() -> App:
-        app = App(qtbot, tmp_path / "chat.db", engines)
+    def make(states=None) -> App:
+        """`states`: the StateStore the window's loads get (None: prompts are not kept)."""
+        app = App(qtbot, tmp_path / "chat.db", engines, states)
         apps.append(app)
         return app
 

@@ -100,11 +100,12 @@ class ChatSession(QObject):
         self.refresh_threads()
 
     @classmethod
-    def create(cls, store: Store, settings, factory=None) -> ChatSession:
+    def create(cls, store: Store, settings, factory=None, states=None) -> ChatSession:
         """The window's sessions over `store` with `settings` (Settings or AppSettings);
-        `factory` makes engines (default: llama.cpp)."""
+        `factory` makes engines (default: llama.cpp); `states` keeps conversations' read
+        prompts on disk (a StateStore; None: not kept)."""
         holder = settings if isinstance(settings, AppSettings) else AppSettings(settings)
-        models = ModelSession(holder) if factory is None else ModelSession(holder, factory)
+        models = ModelSession(holder, states=states) if factory is None else ModelSession(holder, factory, states)
         return cls(store, holder, models)
 
     def _settings_changed(self, *_args) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal
 
+from app.context_states import budget_bytes
 from app.core.conversation import Request
 from app.core.engine_contract import LoadParams
 from app.core.types import Message
@@ -72,9 +73,12 @@ class ModelSession(QObject):
     _open_remote_requested = Signal(int, str, object)
     _use_local_requested = Signal()
 
-    def __init__(self, settings: AppSettings, factory: EngineFactory = llama_factory) -> None:
+    def __init__(self, settings: AppSettings, factory: EngineFactory = llama_factory, states=None) -> None:
         super().__init__()
         self.settings = settings
+        # Where each conversation's read prompt is kept between loads and runs (a StateStore,
+        # or None: not kept). Every load gets it; its budget follows the setting, no reload.
+        self.states = states
         self.model_path: str | None = None
         self.model_name = ""
         self.context_size = 0
@@ -144,9 +148,11 @@ class ModelSession(QObject):
 
     def _params(self) -> LoadParams:
         """What the load settings ask for: layers, context and the context cache's precision
-        (the worker resolves "auto" layers and cache against the machine)."""
+        (the worker resolves "auto" layers and cache against the machine), and where the
+        conversations' states are kept."""
         s = self.settings.value
-        return LoadParams(n_gpu_layers=s.n_gpu_layers, n_ctx=s.context_size, kv_cache_type=s.kv_cache)
+        return LoadParams(n_gpu_layers=s.n_gpu_layers, n_ctx=s.context_size, kv_cache_type=s.kv_cache,
+                          states=self.states)
 
     def _load(self, path: str, params: LoadParams, restoring: bool = False) -> None:
         self.loading_path = path
@@ -253,6 +259,8 @@ class ModelSession(QObject):
             self._quiet = False
 
     def _settings_changed(self, new, old) -> None:
+        if self.states is not None and new.saved_states_gb != old.saved_states_gb:
+            self.states.budget_bytes = budget_bytes(new.saved_states_gb)  # read afresh by each save
         reload = _load_settings(new) != _load_settings(old)
         if reload and self.on_server:
             self._local_stale = True  # reloaded when this computer is chosen again
