@@ -26,6 +26,7 @@ from app.core.conversation import Attached, ChatDefaults, Conversation, ReplyRec
 from app.core.engine import LlamaEngine, LoadParams, default_threads
 from app.core.errors import AppError
 from app.core.fit import AUTO_LAYERS, KV_SETTINGS, plan_load
+from app.core.stats_text import prompt_text
 from app.core.thinking import LEVELS, end_text, parse_budget
 from app.core.types import GenParams
 from app.help_format import Parser
@@ -49,6 +50,20 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                              "deep in a long context), or auto (f16, unless the layers are 'auto' and q8_0 is what "
                              "lets every layer fit on the GPU) (default: the window's setting, auto until changed "
                              "there)")
+    parser.add_argument("--no-saved-states", action="store_true",
+                        help="read every prompt in full: load no saved context state of a conversation and save "
+                             "none (default: saved within the window's Saved conversations size, so a thread "
+                             "continued later reads only what is new)")
+
+
+def saved_states(args: argparse.Namespace, settings):
+    """Where conversations' read prompts are kept (the window's folder and disk budget), or
+    None with --no-saved-states."""
+    if getattr(args, "no_saved_states", False):
+        return None
+    from app.context_states import open_store
+
+    return open_store(settings.saved_states_gb)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -186,8 +201,9 @@ class _Printer:
             s = ev.stats
             sys.stdout.write("\n")
             ended = end_text(s.thinking_end, s.think_budget)
+            prompt = prompt_text(s)
             sys.stderr.write(
-                f"[{s.generated_tokens} tokens, {s.tokens_per_second} tok/s"
+                f"[{f'{prompt}; ' if prompt else ''}{s.generated_tokens} tokens, {s.tokens_per_second} tok/s"
                 f"{f' ({s.draft_speedup:.1f}x from drafts)' if s.draft_speedup >= 1.05 else ''}, "
                 f"thought {s.think_seconds:.1f} s, finish: {s.finish_reason}{f'; thinking {ended}' if ended else ''}]\n"
             )
@@ -269,7 +285,7 @@ def ask(args: argparse.Namespace) -> int:
             raise AppError("No model given: pass --model PATH (a .gguf file).")
         conversation, request = _conversation(args, settings, _session_changes(args))
         if args.engine is None:
-            load = load_params(model, args, settings.kv_cache)
+            load = replace(load_params(model, args, settings.kv_cache), states=saved_states(args, settings))
         docs = cli_docs.read(args)
         engine = cli_engines.open_engine(args) if args.engine else LlamaEngine(model, load)
         with engine:

@@ -1,7 +1,7 @@
 """`python -m app serve`: the model as an OpenAI-compatible server for other tools.
 
     python -m app serve --model PATH [--port 8765] [--host 127.0.0.1] [--n-gpu-layers N] [--ctx N]
-                        [--kv-cache auto|f16|q8_0]
+                        [--kv-cache auto|f16|q8_0] [--no-saved-states]
                         [--token-env NAME] [--cors-origin ORIGIN ...]
 
 Headless; Ctrl+C stops it (the reply being generated is cut, waiting requests get 503).
@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from app.core.errors import AppError
@@ -73,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
             raise AppError("No model given: pass --model PATH (a .gguf file).")
         sock = bind(args.host, args.port)
         try:
-            engine = LlamaEngine(model, cli.load_params(model, args, saved.kv_cache))
+            load = replace(cli.load_params(model, args, saved.kv_cache), states=cli.saved_states(args, saved))
+            engine = LlamaEngine(model, load)
             server = LocalServer(engine, args.host, token=token, cors_origins=args.cors_origin, sock=sock)
         except BaseException:
             sock.close()

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import APP_NAME
+from app.core.stats_text import prompt_text
 from app.ui.chat.chat_session import NO_MODEL, ChatSession, ContextReading
 from app.ui.chat.chat_view import ChatView
 from app.ui.chat.composer import Composer
@@ -414,8 +415,10 @@ class MainWindow(QMainWindow):
                                  + _drafts_text(rate.draft_speedup))
 
     def _stats(self, stats) -> None:
+        prompt = prompt_text(stats)  # where the prompt came from, when that is worth the room
         self.stats_label.setText(
-            f"{stats.tokens_per_second:.1f} tok/s · {stats.generated_tokens:,} tokens · "
+            (f"{prompt} · " if prompt else "")
+            + f"{stats.tokens_per_second:.1f} tok/s · {stats.generated_tokens:,} tokens · "
             f"thought {stats.think_seconds:.0f} s · answered in {stats.answer_seconds:.0f} s"
             + _drafts_text(stats.draft_speedup)
         )

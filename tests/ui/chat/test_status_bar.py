@@ -30,3 +30,17 @@ def test_accepted_drafts_show_their_speed_up(make_app):
                    draft_speedup=1.8)
     app.session.stats_updated.emit(totals)
     assert app.window.stats_label.text().endswith("answered in 3 s · 1.8x from drafts")
+
+
+def test_totals_say_where_the_prompt_came_from(make_app):
+    from app.core.types import Stats
+
+    app = make_app()
+    app.load()
+    restored = Stats(12_048, 14, 300, 100, 12.0, 3.0, 0.7, 18.3, "stop", restored_prompt_tokens=12_034,
+                     restore_seconds=0.6)
+    app.session.stats_updated.emit(restored)
+    assert app.window.stats_label.text() == ("restored 12,034 tokens in 0.6 s · read 14 in 0.1 s · 18.3 tok/s · "
+                                             "300 tokens · thought 12 s · answered in 3 s")
+    app.ask("Go")  # a short prompt read in a blink: nothing said of it
+    assert " tok/s · " in app.window.stats_label.text() and "read" not in app.window.stats_label.text()
