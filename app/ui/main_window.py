@@ -243,7 +243,8 @@ class MainWindow(QMainWindow):
     def open_settings(self, page: str | None = None) -> None:
         from app.ui.settings.settings_dialog import SettingsDialog
 
-        dialog = SettingsDialog(self.settings.value, self, server=self.server, page=page)
+        states = self.session.models.states if self.session is not None else None
+        dialog = SettingsDialog(self.settings.value, self, server=self.server, page=page, states=states)
         if dialog.exec():
             self.apply_settings(dialog.result_settings())
 

@@ -59,6 +59,18 @@ CONTEXT = Field(
     special="model's own (at most 16,384)")
 
 
+# The context cache's precision, as the load plan reads it (app/core/fit.py, kv_cache_type).
+KV_CACHE = Field(
+    "Context cache", 0, 0, None,
+    "Automatic uses f16, or q8_0 when that is what lets every layer fit on the GPU.")
+KV_CACHE_CHOICES = [("Automatic", "auto"), ("f16 (full precision)", "f16"), ("q8_0 (half the memory)", "q8_0")]
+SAVED_STATES = Field(
+    "Saved conversations", 0, 10_000, 1.0,
+    "Disk kept for threads you come back to: a reopened thread reads only what is new instead of "
+    "the whole conversation again. The least recently used go first.",
+    special="off")
+
+
 def spin_box(field: Field, value) -> QSpinBox | QDoubleSpinBox:
     """A box for `field` showing `value` (None shows the special value, e.g. "random")."""
     box: QSpinBox | QDoubleSpinBox

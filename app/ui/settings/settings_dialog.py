@@ -1,6 +1,7 @@
 """The settings dialog: edits a copy of Settings and hands back the new one. Each
 sampling value has a line under it saying what it does and what the model card uses.
-Two pages: General, and Local server (app/ui/serve/server_page.py)."""
+Three pages: General; Memory and disk (context size, the context cache's precision, the
+disk kept for saved conversations); and Local server (app/ui/serve/server_page.py)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,17 @@ from PySide6.QtWidgets import (
 )
 
 from app.settings import Settings
-from app.ui.settings.fields import CONTEXT, FIELDS, box_value, spin_box, with_help
+from app.ui.settings.fields import (
+    CONTEXT,
+    FIELDS,
+    KV_CACHE,
+    KV_CACHE_CHOICES,
+    SAVED_STATES,
+    box_value,
+    spin_box,
+    with_help,
+)
+from app.ui.settings.saved_states_row import SavedStatesRow
 
 LAYOUTS = [("Beside the answer when the window is wide", "auto"), ("Always beside the answer", "side"),
            ("Above the answer", "stacked")]
@@ -42,10 +53,11 @@ MIN_WIDTH_PX = 600
 
 class SettingsDialog(QDialog):
     """`server` (a ServeController) feeds the Local server page's live line and its new
-    token; `page` "server" opens on that page."""
+    token; `states` (the window's StateStore) is what Clear empties; `page` "server" or
+    "memory" opens on that page."""
 
     def __init__(self, settings: Settings, parent: QWidget | None = None, server=None,
-                 page: str | None = None) -> None:
+                 page: str | None = None, states=None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self._base = settings
@@ -64,6 +76,8 @@ class SettingsDialog(QDialog):
         self.drafts.setChecked(settings.drafts)
         self.context_size = spin_box(CONTEXT, settings.context_size)
         self.context_size.setSingleStep(1024)
+        self.kv_cache = _combo(KV_CACHE_CHOICES, settings.kv_cache)
+        self.saved_states = SavedStatesRow(states, settings.saved_states_gb)
         self.thinking_expanded = QCheckBox("Keep finished thinking expanded")
         self.thinking_expanded.setChecked(settings.thinking_expanded)
         self.layout_mode = _combo(LAYOUTS, settings.layout)
@@ -80,7 +94,6 @@ class SettingsDialog(QDialog):
         for key, box in (("temperature", self.temperature), ("top_p", self.top_p), ("top_k", self.top_k),
                          ("max_tokens", self.max_tokens), ("seed", self.seed), ("think_budget", self.think_budget)):
             form.addRow(FIELDS[key].label, with_help(box, FIELDS[key]))
-        form.addRow(CONTEXT.label, with_help(self.context_size, CONTEXT))
         form.addRow("", self.loop_auto_answer)
         form.addRow("", self.drafts)
         form.addRow("", self.thinking_expanded)
@@ -100,12 +113,19 @@ class SettingsDialog(QDialog):
 
         general = QWidget()
         general.setLayout(form)
+        memory_form = QFormLayout()
+        memory_form.addRow(CONTEXT.label, with_help(self.context_size, CONTEXT))
+        memory_form.addRow(KV_CACHE.label, with_help(self.kv_cache, KV_CACHE))
+        memory_form.addRow(SAVED_STATES.label, self.saved_states)
+        self.memory_page = QWidget()
+        self.memory_page.setLayout(memory_form)
         self.server_page = ServerPage(settings, server)
         self.pages = QTabWidget()
         self.pages.addTab(general, "General")
+        self.pages.addTab(self.memory_page, "Memory and disk")
         self.pages.addTab(self.server_page, "Local server")
-        if page == "server":
-            self.pages.setCurrentWidget(self.server_page)
+        if page in ("server", "memory"):
+            self.pages.setCurrentWidget(self.server_page if page == "server" else self.memory_page)
         layout = QVBoxLayout(self)
         layout.addWidget(self.pages)
         layout.addWidget(buttons)
@@ -123,6 +143,8 @@ class SettingsDialog(QDialog):
             loop_auto_answer=self.loop_auto_answer.isChecked(),
             drafts=self.drafts.isChecked(),
             context_size=self.context_size.value(),
+            kv_cache=self.kv_cache.currentData(),
+            saved_states_gb=self.saved_states.value(),
             thinking_expanded=self.thinking_expanded.isChecked(),
             layout=self.layout_mode.currentData(),
             theme=self.theme.currentData(),
@@ -142,6 +164,8 @@ class SettingsDialog(QDialog):
         self.loop_auto_answer.setChecked(defaults.loop_auto_answer)
         self.drafts.setChecked(defaults.drafts)
         self.context_size.setValue(defaults.context_size)
+        self.kv_cache.setCurrentIndex(self.kv_cache.findData(defaults.kv_cache))
+        self.saved_states.set_value(defaults.saved_states_gb)
         self.thinking_expanded.setChecked(defaults.thinking_expanded)
 
     def _browse(self) -> None:

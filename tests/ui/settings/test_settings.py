@@ -54,3 +54,38 @@ def test_drafts_switch_reaches_the_engine(make_app, qtbot):
     app.session.new_thread()  # a thread takes the settings' sampling values when opened
     app.ask("Hi")
     assert app.engines[-1].params[-1].drafts is False
+
+
+def test_memory_page_round_trip_and_defaults(qtbot):
+    from app.ui.settings.fields import KV_CACHE
+
+    dialog = SettingsDialog(Settings(kv_cache="q8_0", saved_states_gb=2.5, context_size=4096))
+    qtbot.addWidget(dialog)
+    assert dialog.pages.tabText(1) == "Memory and disk"
+    assert dialog.context_size.window() is dialog and dialog.memory_page.isAncestorOf(dialog.context_size)
+    assert [dialog.kv_cache.itemText(i) for i in range(dialog.kv_cache.count())] == [
+        "Automatic", "f16 (full precision)", "q8_0 (half the memory)"]
+    assert dialog.kv_cache.currentText() == "q8_0 (half the memory)" and dialog.saved_states.size.text() == "2.5 GB"
+    assert "lets every layer fit on the GPU" in KV_CACHE.help and KV_CACHE.help in dialog.kv_cache.toolTip()
+    unchanged = dialog.result_settings()
+    assert (unchanged.kv_cache, unchanged.saved_states_gb, unchanged.context_size) == ("q8_0", 2.5, 4096)
+    dialog.kv_cache.setCurrentIndex(1)
+    dialog.saved_states.size.setValue(0)
+    assert dialog.saved_states.size.text() == "off"
+    new = dialog.result_settings()
+    assert (new.kv_cache, new.saved_states_gb) == ("f16", 0.0)
+    dialog._defaults()
+    reset = dialog.result_settings()
+    assert (reset.kv_cache, reset.saved_states_gb, reset.context_size) == ("auto", 10.0, 0)
+
+
+def test_the_cache_setting_reloads_and_the_disk_setting_does_not(make_app):
+    app = make_app()
+    loads = []
+    factory = app.models._worker._factory
+    app.models._worker._factory = lambda path, load: (loads.append(load.kv_cache_type), factory(path, load))[1]
+    app.load()
+    app.window.apply_settings(app.settings.value.with_changes(saved_states_gb=1.0))
+    app.window.apply_settings(app.settings.value.with_changes(kv_cache="q8_0"))
+    app.qtbot.waitUntil(lambda: len(loads) == 2 and app.models.model_ready, timeout=30000)
+    assert loads[-1] == "q8_0" and app.settings.value.saved_states_gb == 1.0
