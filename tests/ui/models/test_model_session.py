@@ -68,3 +68,58 @@ def test_without_a_store_loads_keep_nothing(make_app):
     app.load()
     app.window.apply_settings(app.settings.value.with_changes(saved_states_gb=3))  # nothing to follow: no error
     assert [load.states for _, load in loads] == [None]
+
+
+QUESTION = ("Here is a short note from a garden diary. The roses by the gate opened on Monday, two weeks late because "
+            "of the cold spring. The tomatoes in the greenhouse have their first green fruit, and the beans along the "
+            "fence are climbing fast. Slugs ate most of the lettuce again, so next year the lettuce goes in raised "
+            "beds. Which plant had trouble?")
+
+
+def test_a_thread_reopened_in_a_new_window_restores_its_prompt_with_the_real_model(smollm2, qtbot, tmp_path):
+    from app.context_states import open_store
+    from app.core.saved_states import MIN_TOKENS
+    from app.core.store import Store
+    from app.settings import Settings
+    from app.ui.chat.chat_session import ChatSession
+    from app.ui.main_window import MainWindow
+
+    settings = Settings(max_tokens=24, temperature=0.0, seed=7, context_size=2048, n_gpu_layers=0)
+
+    def window_on_the_same_home():
+        store = Store(tmp_path / "chat.db")
+        states = open_store(settings.saved_states_gb)  # as the app makes it, under PONDER_HOME
+        session = ChatSession.create(store, settings, states=states)
+        window = MainWindow(session)
+        window.show()
+        with qtbot.waitSignal(session.models.model_changed, check_params_cb=lambda s, t: s == "ready", timeout=120000):
+            session.models.load_model(str(smollm2))
+        return store, states, session, window
+
+    def ask(session, text: str):
+        with qtbot.waitSignal(session.stats_updated, timeout=120000) as stats, \
+                qtbot.waitSignal(session.busy_changed, check_params_cb=lambda busy: not busy, timeout=120000):
+            assert session.send(text)
+        return stats.args[0]
+
+    store, states, session, window = window_on_the_same_home()
+    try:
+        first = ask(session, QUESTION)
+        thread_id = session.thread_id
+    finally:
+        window.close()
+        store.close()
+    assert first.restored_prompt_tokens == 0 and first.prompt_tokens >= MIN_TOKENS
+    assert states.usage_bytes() > 0  # kept after the reply
+
+    store, states, session, window = window_on_the_same_home()
+    try:
+        session.select_thread(thread_id)
+        follow_up = ask(session, "And what will change next year?")
+        shown = window.stats_label.text()
+    finally:
+        window.close()
+        store.close()
+    assert follow_up.restored_prompt_tokens >= MIN_TOKENS and follow_up.restore_seconds > 0
+    assert follow_up.evaluated_prompt_tokens < follow_up.prompt_tokens - MIN_TOKENS  # only the new part was read
+    assert shown.startswith(f"restored {follow_up.restored_prompt_tokens:,} tokens in ")
