@@ -14,8 +14,9 @@ WORTH_TOKENS = 1_000  # a prompt this long is worth a word even when it was quic
 
 
 def seconds_text(seconds: float) -> str:
-    """"0.6 s" under ten seconds, "41 s" above."""
-    seconds = max(0.0, seconds)
+    """"0.6 s" under ten seconds, "41 s" above; "under 0.1 s" rather than a puzzling "0.0 s"."""
+    if seconds < 0.05:
+        return "under 0.1 s"
     return f"{seconds:.1f} s" if seconds < 9.95 else f"{seconds:,.0f} s"
 
 

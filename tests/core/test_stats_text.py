@@ -40,4 +40,4 @@ def test_estimated_counts_say_so():
 
 def test_seconds():
     assert [seconds_text(s) for s in (0.0, 0.04, 0.64, 9.94, 9.96, 41.2, 1234.0, -1.0)] == \
-        ["0.0 s", "0.0 s", "0.6 s", "9.9 s", "10 s", "41 s", "1,234 s", "0.0 s"]
+        ["under 0.1 s", "under 0.1 s", "0.6 s", "9.9 s", "10 s", "41 s", "1,234 s", "under 0.1 s"]

@@ -66,8 +66,8 @@ KV_CACHE = Field(
 KV_CACHE_CHOICES = [("Automatic", "auto"), ("f16 (full precision)", "f16"), ("q8_0 (half the memory)", "q8_0")]
 SAVED_STATES = Field(
     "Saved conversations", 0, 10_000, 1.0,
-    "Disk kept for threads you come back to: a reopened thread reads only what is new instead of "
-    "the whole conversation again. The least recently used go first.",
+    "Disk kept so a thread you come back to reads only what is new, not the whole conversation "
+    "again. The least recently used go first. Clearing never deletes threads.",
     special="off")
 
 

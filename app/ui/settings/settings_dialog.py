@@ -5,6 +5,7 @@ disk kept for saved conversations); and Local server (app/ui/serve/server_page.p
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -13,10 +14,12 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -113,6 +116,14 @@ class SettingsDialog(QDialog):
 
         general = QWidget()
         general.setLayout(form)
+        # Scrolls where the screen is short: Qt first shows a dialog at most 2/3 of the screen
+        # tall, and its minimum ignores how tall the wrapped help lines get, so the rows overlapped.
+        general_page = QScrollArea()
+        general_page.setWidgetResizable(True)
+        general_page.setFrameShape(QFrame.Shape.NoFrame)
+        general_page.setWidget(general)
+        general_page.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        general_page.setMinimumWidth(general.minimumSizeHint().width() + general_page.verticalScrollBar().sizeHint().width())
         memory_form = QFormLayout()
         memory_form.addRow(CONTEXT.label, with_help(self.context_size, CONTEXT))
         memory_form.addRow(KV_CACHE.label, with_help(self.kv_cache, KV_CACHE))
@@ -121,7 +132,7 @@ class SettingsDialog(QDialog):
         self.memory_page.setLayout(memory_form)
         self.server_page = ServerPage(settings, server)
         self.pages = QTabWidget()
-        self.pages.addTab(general, "General")
+        self.pages.addTab(general_page, "General")
         self.pages.addTab(self.memory_page, "Memory and disk")
         self.pages.addTab(self.server_page, "Local server")
         if page in ("server", "memory"):
