@@ -8,7 +8,8 @@ thinking, the folded result, editing a question, the thread list by date with a 
 thinking open, a search, the Models dialog, Settings, a load that failed (with and without
 a model kept), the window at 800 and 600 px, the layers controls as on a GPU machine, a
 reply from a model server (a vLLM stand-in on 127.0.0.1, shown as another computer) with
-the badge, and the Connections dialog after a test.
+the badge, the Connections dialog after a test, Settings > Memory and disk with saved
+conversations on disk, and the status bar after a reply whose prompt was restored from disk.
 Replies come from the scripted engine replaying what Phi-4-reasoning writes; loads that
 matter use llama.cpp on real files. Nothing reaches a model hub: downloads point at a
 closed local port, and every file lives in a temporary folder. `--only NAME` shoots the
@@ -351,10 +352,51 @@ class Tour:
         wait(self.app, lambda: False, 0.6)
         return s
 
+    def settings_cache(self, dark: bool):
+        """Settings > Memory and disk, with two threads' prompts saved on disk (1.3 GB)."""
+        from app.core.saved_states import MIN_TOKENS, StateKey, StateStore
+        from app.ui.settings.settings_dialog import SettingsDialog
+
+        s = self.stage(dark)
+        states = StateStore(s.folder / "context-states")
+        key = StateKey("/models/Phi-4-reasoning-Q4_K_M.gguf", 1, 1, 16384, "f16", "None", "tour")
+
+        def sparse(size: int):
+            def write(path: Path) -> bool:
+                with open(path, "wb") as f:
+                    f.truncate(size)  # a state's size without writing it
+                return True
+            return write
+
+        for first, size in ((1, 520_000_000), (2, 780_000_000)):
+            states.save(key, [first, *range(10, 10 + MIN_TOKENS)], size, sparse(size))
+        dialog = SettingsDialog(s.session.settings.value, s.window, page="memory", states=states)
+        dialog.show()
+        wait(self.app, lambda: not dialog.saved_states.busy)
+        return s, dialog
+
+    def status_restored(self, dark: bool) -> Stage:
+        """The status bar after a reply whose prompt was restored from disk: a thread asked with
+        SmolLM2 (the test model) on the seeded history, the model loaded again (as after a
+        restart: nothing left in memory), then asked again."""
+        from app.core.saved_states import StateStore
+
+        s = self.stage(dark, seed=seed_history, scripted=False)
+        s.session.models.states = StateStore(s.folder / "context-states")
+        s.session.settings.update(max_tokens=40, temperature=0.0, seed=1, context_size=4096, n_gpu_layers=0)
+        s.session.refresh_threads()
+        s.session.select_thread(s.session.thread_model.thread_id(0))
+        for question in ("Does the same hold for even numbers?", "And for the first n squares?"):
+            s.load(smollm2_path())
+            s.session.send(question)
+            wait(self.app, lambda: not s.session.busy, 120)
+        settle(self.app)
+        return s
+
 SCENES = ["first_run", "model_loaded", "streaming", "folded", "editing", "threads_thinking_open", "search", "models_dialog",
           "settings_dialog", "failed_load", "failed_load_kept", "narrow_800", "narrow_600", "narrow_600_threads",
           "gpu_800", "remote_chat", "connections_dialog", "local_server", "local_server_status_bar",
-          "local_server_network", "thinking_controls"]
+          "local_server_network", "thinking_controls", "settings_cache", "status_restored"]
 
 
 def main() -> None:

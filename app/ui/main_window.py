@@ -39,6 +39,10 @@ REPEAT_TEXT = "The model seems to be repeating itself."
 UNDO_BUTTON_MS = 10_000  # "Undo delete" stays a little longer than the notice beside it
 
 
+RESTORED_TIP = ("Restored: the conversation so far was loaded from its saved state on disk instead of being "
+                "read again; only what is new was read. Settings > Memory and disk > Saved conversations.")
+
+
 def _drafts_text(speedup: float) -> str:
     """"· 1.6x from drafts" once accepted drafts make the reply measurably faster."""
     return f" · {speedup:.1f}x from drafts" if speedup >= 1.05 else ""
@@ -417,12 +421,15 @@ class MainWindow(QMainWindow):
 
     def _stats(self, stats) -> None:
         prompt = prompt_text(stats)  # where the prompt came from, when that is worth the room
+        thought = stats.reasoning_tokens > 0 or stats.think_seconds >= 0.5  # else the line has no room for "0 s"
         self.stats_label.setText(
             (f"{prompt} · " if prompt else "")
             + f"{stats.tokens_per_second:.1f} tok/s · {stats.generated_tokens:,} tokens · "
-            f"thought {stats.think_seconds:.0f} s · answered in {stats.answer_seconds:.0f} s"
+            + (f"thought {stats.think_seconds:.0f} s · " if thought else "")
+            + f"answered in {stats.answer_seconds:.0f} s"
             + _drafts_text(stats.draft_speedup)
         )
+        self.stats_label.setToolTip(RESTORED_TIP if stats.restored_prompt_tokens else "")
 
     def show_context(self, reading: ContextReading) -> None:
         """System prompt + history (+ attached documents), plus what is kept free for the

@@ -42,5 +42,10 @@ def test_totals_say_where_the_prompt_came_from(make_app):
     app.session.stats_updated.emit(restored)
     assert app.window.stats_label.text() == ("restored 12,034 tokens in 0.6 s · read 14 in 0.1 s · 18.3 tok/s · "
                                              "300 tokens · thought 12 s · answered in 3 s")
+    assert "loaded from its saved state on disk" in app.window.stats_label.toolTip()
     app.ask("Go")  # a short prompt read in a blink: nothing said of it
     assert " tok/s · " in app.window.stats_label.text() and "read" not in app.window.stats_label.text()
+    assert app.window.stats_label.toolTip() == ""
+    direct = Stats(1_500, 1_500, 40, 0, 0.0, 2.0, 12.4, 20.0, "stop")  # no thinking: no "thought 0 s"
+    app.session.stats_updated.emit(direct)
+    assert app.window.stats_label.text() == "read 1,500 tokens in 12 s · 20.0 tok/s · 40 tokens · answered in 2 s"
