@@ -6,7 +6,6 @@ from pathlib import Path
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
-    QLabel,
     QMainWindow,
     QPushButton,
     QSplitter,
@@ -26,6 +25,7 @@ from app.ui.chat.thread_sidebar import ThreadSidebar
 from app.ui.dialogs import Dialogs
 from app.ui.documents.attachments import AttachmentTray
 from app.ui.documents.documents_panel import DocumentsPanel
+from app.ui.models.elided_label import ElidedLabel
 from app.ui.models.model_bar import ModelBar
 from app.ui.notice_banner import NoticeBanner, notice_ms
 from app.ui.settings.theme import ThemeWatcher
@@ -131,8 +131,9 @@ class MainWindow(QMainWindow):
         splitter.setSizes([260, 940])
         self.setCentralWidget(splitter)
 
-        # The speed readout is permanent, at the right: passing notices never cover it.
-        self.stats_label = QLabel("")
+        # The speed readout is permanent, at the right: passing notices never cover it. Short of
+        # room (a narrow window, a restored prompt's words in front) it ends in "…", whole in its tooltip.
+        self.stats_label = ElidedLabel("", min_chars=24)
         self.stats_label.setObjectName("statsLabel")
         self.stats_label.setContentsMargins(8, 0, 8, 0)
         self.undo_button = QPushButton("Undo delete")

@@ -49,3 +49,20 @@ def test_totals_say_where_the_prompt_came_from(make_app):
     direct = Stats(1_500, 1_500, 40, 0, 0.0, 2.0, 12.4, 20.0, "stop")  # no thinking: no "thought 0 s"
     app.session.stats_updated.emit(direct)
     assert app.window.stats_label.text() == "read 1,500 tokens in 12 s · 20.0 tok/s · 40 tokens · answered in 2 s"
+
+
+def test_a_narrow_window_ends_the_totals_in_an_ellipsis(make_app, qtbot):
+    from app.core.types import Stats
+
+    app = make_app()
+    app.load()
+    app.window.resize(600, 700)
+    restored = Stats(12_048, 14, 300, 100, 12.0, 3.0, 0.7, 18.3, "stop", restored_prompt_tokens=12_034,
+                     restore_seconds=0.6)
+    app.session.stats_updated.emit(restored)
+    label = app.window.stats_label
+    qtbot.waitUntil(lambda: label.elided() and label.shown_text() != "")
+    assert label.shown_text().startswith("restored 12,034 tokens") and label.shown_text()[-1] == "…"
+    assert label.text().endswith("answered in 3 s")  # whole, for the tooltip
+    app.window.resize(1400, 700)
+    qtbot.waitUntil(lambda: not label.elided())
