@@ -141,6 +141,11 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.pages)
         layout.addWidget(buttons)
         self.setMinimumWidth(MIN_WIDTH_PX)  # help lines of two lines, not four
+        # Tall enough for the whole General page where the screen allows (a scroll area asks for little).
+        chrome = self.sizeHint().height() - general_page.sizeHint().height()
+        screen = self.screen().availableGeometry().height() if self.screen() else 0
+        tall = general.sizeHint().height() + chrome
+        self.resize(self.sizeHint().width(), min(tall, int(screen * 0.85)) if screen else tall)
 
     def result_settings(self) -> Settings:
         return self._base.with_changes(
