@@ -163,6 +163,8 @@ class LlamaEngine:
         return raw.decode("utf-8", errors="replace") if raw else ""
 
     def tokenize(self, text: str, *, starts_prompt: bool = True) -> list[int]:
+        if not self._model:  # the vocabulary went with the weights
+            raise AppError("The model has been unloaded.")
         data = text.encode("utf-8")
         # Templates usually write the BOS token themselves; adding another would
         # double it. Text appended mid-stream gets none.
