@@ -12,10 +12,13 @@ as if batches cost what they cost on a GPU, once with every proposal verified in
 for both, the time the steps would take on the GPU is projected from the batches used
 and GPU verify costs (a Phi-4-shaped Q4_K_M on an H100/H200, 41 of 41 layers, 2k deep:
 6.44 ms for one token, 6.56 for two, 9.23 for four); Python's time per step is not
-counted. The acceptance is the small model's, on its own text.
+counted. The acceptance is the small model's, on its own text. With --verify-costs MODEL,
+the projection uses verify costs measured here instead: MODEL with every layer on the GPU,
+2,048 tokens deep, 1, 2, 4 and 8 tokens in one batch.
 
     python bench/speculative.py [--model PATH] [--tokens 200] [--pairs 5] [--threads N]
                                 [--temperature T] [--n-gpu-layers N] [--project]
+                                [--verify-costs MODEL]
 
 Goals: >= 1.3x on (a) and (b) on a GPU, and >= 0.97x on (c) everywhere.
 """
@@ -69,7 +72,8 @@ def reply(engine: LlamaEngine, messages: list[Message], params: GenParams):
 
 
 def verify_ms(engine: LlamaEngine, depth: int, sizes=(1, 2, 4, 8), reps: int = 10) -> dict[str, float]:
-    """Milliseconds to decode m tokens in one batch after `depth` tokens of context."""
+    """Milliseconds to decode m tokens in one batch after `depth` tokens of context (the
+    GPU's queue drained before the clock stops)."""
     engine.reset()
     tokens = engine.tokenize((ROOT / "README.md").read_text(encoding="utf-8"))
     tokens = (tokens * (1 + (depth + 16) // max(len(tokens), 1)))[: depth + 16]
@@ -83,6 +87,7 @@ def verify_ms(engine: LlamaEngine, depth: int, sizes=(1, 2, 4, 8), reps: int = 1
         for _ in range(reps):
             t0 = time.perf_counter()
             assert engine._decode(tokens[depth : depth + m]) == 0
+            llama_cpp.llama_synchronize(engine._ctx)
             times.append(time.perf_counter() - t0)
             llama_cpp.llama_memory_seq_rm(mem, 0, depth, -1)
             del engine._cached[depth:]
@@ -91,14 +96,24 @@ def verify_ms(engine: LlamaEngine, depth: int, sizes=(1, 2, 4, 8), reps: int = 1
     return out
 
 
-def drafted_run(engine: LlamaEngine, messages: list[Message], params: GenParams, rule: str) -> dict:
-    """One reply with drafts, and the time its steps would take at GPU verify costs,
-    against one step per token. rule "gpu": the engine's own rule deciding as if its
-    batches cost what they cost on the GPU; "every": every proposal verified in full
-    (acceptance with no cost rule in the way)."""
+def gpu_verify_costs(path: Path, threads: int | None) -> dict:
+    """Verify costs of `path` with every layer on the GPU, 2,048 tokens deep: milliseconds
+    per batch size and the ratios to one token that a projection uses."""
+    with LlamaEngine(path, LoadParams(n_gpu_layers=-1, n_ctx=4096, n_threads=threads)) as engine:
+        ms = verify_ms(engine, 2048)
+    return {"model": path.name, "n_gpu_layers": -1, "gpu_offload": bool(llama_cpp.llama_supports_gpu_offload()),
+            "ms_at_depth_2048": ms, "ratios": {m: ms[str(m)] / ms["1"] for m in (1, 2, 4, 8)}}
+
+
+def drafted_run(engine: LlamaEngine, messages: list[Message], params: GenParams, rule: str,
+                gpu_costs: dict[int, float]) -> dict:
+    """One reply with drafts, and the time its steps would take at GPU verify costs
+    (`gpu_costs`: batch size -> cost as a ratio to one token), against one step per token.
+    rule "gpu": the engine's own rule deciding as if its batches cost that; "every": every
+    proposal verified in full (acceptance with no cost rule in the way)."""
     sizes: Counter = Counter()
     real_decode, real_choose = speculative.SpeculativeDecoder._decode, speculative.DraftController.choose
-    real_costs = engine._draft_costs
+    real_costs, real_prior = engine._draft_costs, speculative.GPU_COSTS
 
     def counting_decode(self, token, draft):
         sizes[1 + len(draft)] += 1
@@ -108,6 +123,7 @@ def drafted_run(engine: LlamaEngine, messages: list[Message], params: GenParams,
     if rule == "every":
         speculative.DraftController.choose = lambda self, n, available: min(available, speculative.MAX_DRAFT)
     else:
+        speculative.GPU_COSTS = gpu_costs  # the prior a GPU load starts from
         engine._draft_costs = speculative.DraftCosts(on_gpu=True)
         engine._draft_costs.observe = lambda m, seconds: None  # keep the GPU's costs, not this machine's
     try:
@@ -116,7 +132,8 @@ def drafted_run(engine: LlamaEngine, messages: list[Message], params: GenParams,
         speculative.SpeculativeDecoder._decode = real_decode
         speculative.DraftController.choose = real_choose
         engine._draft_costs = real_costs
-    gpu = speculative.prior_ratios(speculative.GPU_COSTS, speculative.MAX_DRAFT + 1)
+        speculative.GPU_COSTS = real_prior
+    gpu = speculative.prior_ratios(gpu_costs, speculative.MAX_DRAFT + 1)
     steps_cost = sum(gpu[m] * count for m, count in sizes.items())
     return {
         "tokens": stats.generated_tokens,
@@ -140,7 +157,13 @@ def main() -> None:
     ap.add_argument("--n-gpu-layers", type=int, default=0)
     ap.add_argument("--ctx", type=int, default=4096)
     ap.add_argument("--project", action="store_true", help="also project the GPU speed-up")
+    ap.add_argument("--verify-costs", type=Path, metavar="MODEL",
+                    help="project with verify costs measured on MODEL, all layers on the GPU")
     args = ap.parse_args()
+    if args.verify_costs is not None:
+        if not args.verify_costs.is_file():
+            ap.error(f"no model file at {args.verify_costs}")
+        args.project = True  # measured costs serve only the projection
     if args.model is None:
         from tests.model_files import smollm2_path
 
@@ -149,6 +172,12 @@ def main() -> None:
     result = {"bench": "speculative", "model": args.model.name, "n_gpu_layers": args.n_gpu_layers,
               "threads": args.threads, "tokens": args.tokens, "pairs": args.pairs, "seed": args.seed,
               "temperature": args.temperature, "cases": {}}
+    gpu_costs = speculative.GPU_COSTS
+    if args.verify_costs is not None:
+        measured = gpu_verify_costs(args.verify_costs, args.threads)
+        result["verify_costs"] = measured
+        gpu_costs = measured["ratios"]
+    result["projection_costs"] = {str(m): round(r, 3) for m, r in gpu_costs.items()}
     with LlamaEngine(args.model, load) as engine:
         result["verify_ms_at_depth_2048"] = verify_ms(engine, 2048)
         for name, messages in cases().items():
@@ -178,8 +207,8 @@ def main() -> None:
                 "tok_s_with_runs": on,
             }
             if args.project:
-                case["gpu_rule_projection"] = drafted_run(engine, messages, base, "gpu")
-                case["every_proposal_verified"] = drafted_run(engine, messages, base, "every")
+                case["gpu_rule_projection"] = drafted_run(engine, messages, base, "gpu", gpu_costs)
+                case["every_proposal_verified"] = drafted_run(engine, messages, base, "every", gpu_costs)
             result["cases"][name] = case
         costs = engine._draft_costs
         result["measured_cost_ratios"] = {str(m): round(costs.ratio(m), 2) for m in (2, 3, 5, 9)}
