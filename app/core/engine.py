@@ -392,6 +392,7 @@ class LlamaEngine:
         try:
             # Built before the clock starts: a grammar or an EOG ban takes a while.
             smpl = build_sampler(self._vocab, params)
+            t_start = time.perf_counter()
             reused = self._reuse_prefix(tokens)
             reused, restore_seconds = self._restore(tokens, reused)
             restored = reused if restore_seconds else 0
@@ -412,6 +413,10 @@ class LlamaEngine:
                 evaluated += len(chunk)
                 if len(todo) > self._batch_size:
                     yield ProgressEvent(evaluated, len(todo))
+            if evaluated:
+                # A GPU decodes asynchronously: wait for the prompt's last batch, so the time
+                # the status bar and the saved-state decision use is the reading's own.
+                llama_cpp.llama_synchronize(self._ctx)
             t_gen = time.perf_counter()
             if finish == "stop" and evaluated >= MIN_RATE_TOKENS and self._states is not None:
                 self._states.record_rate(self._speed_name, "read_tps", evaluated / max(t_gen - t_read, 1e-6))
