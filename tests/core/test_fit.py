@@ -240,3 +240,16 @@ def test_estimate_within_ten_percent_for_vulkan_and_cuda_on_one_gpu(row):
 def test_the_vulkan_rows_cover_every_layers_setting_and_both_contexts():
     vulkan = {(r["n_gpu_layers"], r["n_ctx"]) for r in BACKENDS["measured"] if r["build"] == "Vulkan"}
     assert vulkan == {(k, c) for k in (0, 10, 20, 30, 40, 41) for c in (4096, 32768)}
+
+
+UBATCH_2048 = json.loads((Path(__file__).parent / "data" / "h100_phi4_fit_ubatch2048.json").read_text())
+
+
+@pytest.mark.parametrize("row", UBATCH_2048["measured"], ids=lambda r: f"{r['n_gpu_layers']}@{r['n_ctx']}/{r['n_ubatch']}")
+def test_estimate_at_the_chosen_micro_batch_within_ten_percent(row):
+    hw = gpu(UBATCH_2048["gpu"]["free_bytes"], UBATCH_2048["gpu"]["total_bytes"])
+    assert micro_batch(phi4_layout(), row["n_gpu_layers"], row["n_ctx"], hw) == row["n_ubatch"]
+    est = estimate(phi4_layout(), row["n_gpu_layers"], row["n_ctx"], hw, n_ubatch=row["n_ubatch"],
+                   kv_type=row["kv_cache_type"])
+    measured = row["gpu_used_mib"] * MIB
+    assert abs(est.gpu_bytes - measured) <= 0.10 * measured
