@@ -70,7 +70,9 @@ class DraftCosts:
     Measurements replace the prior as they come in."""
 
     def __init__(self, on_gpu: bool, largest: int = MAX_DRAFT + 1) -> None:
-        self._ratio = prior_ratios(GPU_COSTS if on_gpu else CPU_COSTS, largest)
+        self._prior = prior_ratios(GPU_COSTS if on_gpu else CPU_COSTS, largest)
+        self._ratio = list(self._prior)
+        self._seen = [False] * len(self._ratio)
         self.single: float | None = None  # seconds per single-token step (EWMA)
 
     def ratio(self, m: int) -> float:
@@ -80,7 +82,20 @@ class DraftCosts:
         if m <= 1:
             self.single = seconds if self.single is None else self.single + _EWMA * (seconds - self.single)
         elif self.single and m < len(self._ratio):
-            self._ratio[m] += _EWMA * (seconds / self.single - self._ratio[m])
+            measured = seconds / self.single
+            # The first measurement of a size moves its cost halfway at once; later ones blend
+            # in slowly (a single batch can be a hiccup).
+            self._ratio[m] += (0.5 if not self._seen[m] else _EWMA) * (measured - self._ratio[m])
+            self._seen[m] = True
+            # Sizes not measured yet are dearer by the same factor when this one is: the prior
+            # is a Phi-4's on a GPU, and a model whose every step is mostly fixed overhead (a
+            # small one on a GPU) pays that for each size. Never cheaper than the prior: drafts
+            # must not get more eager on a guess.
+            factor = self._ratio[m] / self._prior[m]
+            if factor > 1.0:
+                for k in range(2, len(self._ratio)):
+                    if not self._seen[k]:
+                        self._ratio[k] = max(self._ratio[k], self._prior[k] * factor)
 
 
 class _Rate:

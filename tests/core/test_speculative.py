@@ -340,5 +340,29 @@ def test_measured_costs_replace_the_prior():
     assert controller.choose(3, 4) <= 1
 
 
+def test_one_dear_measurement_makes_unmeasured_sizes_dear_too():
+    """A small model on a GPU: each step is mostly fixed overhead, so 2 tokens cost 1.6x one,
+    not the 1.02x of the prior. A few measurements of one size must make every size dear,
+    not dozens at each size."""
+    costs = DraftCosts(on_gpu=True)
+    controller = DraftController(costs)
+    for i in range(40):
+        controller.record(2, i % 2, 1)  # the first drafted token right half the time
+    eager = controller.choose(2, 8)
+    before = [costs.ratio(m) for m in range(2, MAX_DRAFT + 2)]
+    costs.observe(1, 0.0013)
+    costs.observe(2, 0.0013 * 1.6)
+    after = [costs.ratio(m) for m in range(2, MAX_DRAFT + 2)]
+    assert all(a > b for a, b in zip(after, before, strict=True))
+    assert eager == 1  # the prior's 1.02x: a 50% first token pays
+    for _ in range(4):
+        costs.observe(2, 0.0013 * 1.6)
+    assert controller.choose(2, 8) == 0
+    cheap = DraftCosts(on_gpu=True)
+    cheap.observe(1, 0.010)
+    cheap.observe(2, 0.010)  # cheaper than the prior: the unmeasured sizes keep theirs
+    assert [cheap.ratio(m) for m in range(3, MAX_DRAFT + 2)] == before[1:]
+
+
 def test_the_rules_constants_are_sane():
     assert speculative.MIN_GAIN > 1.0 and 1 <= MAX_DRAFT <= 16
