@@ -224,15 +224,20 @@ class LlamaEngine:
         states, n = self._states, len(self._cached)
         if states is None or not self._ctx or n <= self._saved_upto:
             return False
+        ctx = self._ctx
+        size = llama_cpp.llama_state_seq_get_size(ctx, 0)
+        read_tps = states.rate(self._speed_name, "read_tps")
+        load_bps = states.rate(self._speed_name, "load_bps")
+        if read_tps and load_bps and size / load_bps >= n / read_tps:
+            return False  # reading these tokens again is quicker than loading them would be
         tokens = list(self._cached)
         arr = (llama_cpp.llama_token * n)(*tokens)
-        ctx = self._ctx
 
         def write(path: Path) -> bool:
             return llama_cpp.llama_state_seq_save_file(ctx, str(path).encode(), 0, arr, n) > 0
 
         t0 = time.perf_counter()
-        kept = states.save(self._state_key, tokens, llama_cpp.llama_state_seq_get_size(ctx, 0), write)
+        kept = states.save(self._state_key, tokens, size, write)
         if kept:
             self._saved_upto = n
             log.info("saved the context state of %d tokens in %.2f s", n, time.perf_counter() - t0)

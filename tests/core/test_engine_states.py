@@ -170,6 +170,17 @@ def test_a_state_is_not_loaded_where_reading_is_faster(model, store):
     assert stats.evaluated_prompt_tokens == stats.prompt_tokens
 
 
+def test_no_state_is_saved_where_reading_is_faster(model, store):
+    with open_engine(model, store) as engine:
+        name = engine._speed_name
+    store.record_rate(name, "read_tps", 1e9)
+    store.record_rate(name, "load_bps", 1.0)
+    with open_engine(model, store) as engine:
+        run(engine, thread("elm"))
+        assert engine.keep_state() is False
+    assert store.usage_bytes() == 0
+
+
 def test_without_a_store_nothing_is_written(model, tmp_path):
     with open_engine(model, None) as engine:
         run(engine, thread("oak"))
