@@ -191,7 +191,8 @@ class StateStore:
             return False
         with self._lock:
             try:
-                self.root.mkdir(parents=True, exist_ok=True)
+                # A state holds what the conversation read (documents included): this user's only.
+                self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
                 self._evict(self.budget_bytes - expected_bytes)
                 if shutil.disk_usage(self.root).free < expected_bytes + DISK_HEADROOM:
                     log.info("not saving a context state: the disk is nearly full")
@@ -201,6 +202,7 @@ class StateStore:
                 try:
                     if not write(tmp):
                         return False
+                    os.chmod(tmp, 0o600)  # llama.cpp creates it with the process's umask
                     # llama.cpp's writer may not report a failed final flush: the size and CRC
                     # read back are what the description promises, and what a load checks.
                     crc, size = file_crc(tmp)

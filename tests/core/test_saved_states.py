@@ -210,3 +210,10 @@ def test_common_prefix_matches_a_plain_loop(a, b):
     while n < min(len(a), len(b)) and a[n] == b[n]:
         n += 1
     assert common_prefix(saved_states._tokens_bytes(a), saved_states._tokens_bytes(b)) // 4 == n
+
+
+def test_states_are_readable_by_this_user_only(store):
+    assert save(store, tokens(400))
+    found = store.find(KEY, tokens(400))
+    for path in (found.path, found.meta_path):
+        assert path.stat().st_mode & 0o077 == 0
