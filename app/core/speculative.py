@@ -41,6 +41,7 @@ MIN_GAIN = 1.1
 GPU_COSTS = {1: 1.0, 2: 6.56 / 6.44, 4: 9.23 / 6.44}
 CPU_COSTS = {1: 1.0, 2: 345 / 229, 4: 532 / 229}
 _EWMA = 0.15  # weight of a new cost measurement
+RESCALE_ABOVE = 1.2  # a size measured this much dearer than the prior makes the others dearer too
 _DECAY = 0.97  # per draft scored: acceptance reflects the last few dozen drafts
 
 
@@ -83,16 +84,18 @@ class DraftCosts:
             self.single = seconds if self.single is None else self.single + _EWMA * (seconds - self.single)
         elif self.single and m < len(self._ratio):
             measured = seconds / self.single
-            # The first measurement of a size moves its cost halfway at once; later ones blend
-            # in slowly (a single batch can be a hiccup).
-            self._ratio[m] += (0.5 if not self._seen[m] else _EWMA) * (measured - self._ratio[m])
+            # Measurements blend in slowly (a single batch can be a hiccup), except a first one
+            # far above the prior: the prior is then another machine's, and is left halfway at once.
+            far_off = not self._seen[m] and measured > self._ratio[m] * RESCALE_ABOVE
+            self._ratio[m] += (0.5 if far_off else _EWMA) * (measured - self._ratio[m])
             self._seen[m] = True
             # Sizes not measured yet are dearer by the same factor when this one is: the prior
             # is a Phi-4's on a GPU, and a model whose every step is mostly fixed overhead (a
             # small one on a GPU) pays that for each size. Never cheaper than the prior: drafts
-            # must not get more eager on a guess.
+            # must not get more eager on a guess. Small differences (a CPU's batches costing
+            # 10% more than the prior's CPU) are left to each size's own measurements.
             factor = self._ratio[m] / self._prior[m]
-            if factor > 1.0:
+            if factor > RESCALE_ABOVE:
                 for k in range(2, len(self._ratio)):
                     if not self._seen[k]:
                         self._ratio[k] = max(self._ratio[k], self._prior[k] * factor)
