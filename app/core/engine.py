@@ -30,8 +30,9 @@ from app.core.model_file import ModelFileInfo, inspect_model_file
 from app.core.prompt import PromptRenderer, RenderedPrompt
 from app.core.reasoning import ReasoningParser
 from app.core.sampling import build_sampler
-from app.core.saved_states import SavedState, StateKey, StateStore
+from app.core.saved_states import StateKey
 from app.core.speculative import DraftController, DraftCosts, DraftReport, SpeculativeDecoder
+from app.core.state_keeper import StateKeeper
 from app.core.thinking import ThinkingControl, direct_prefix
 from app.core.types import ErrorEvent, Event, GenParams, Message, ProgressEvent, RateEvent, Stats, StatsEvent
 
@@ -43,10 +44,6 @@ RATE_EVERY_SECONDS = 0.5  # live tok/s for the status bar
 # node, too much for fast tokens, negligible for slow ones).
 SLOW_TOKEN_SECONDS = 0.05
 ANSWER_NOW_TEXT = "\n</think>\n\n"
-# A saved state is looked for only when it would spare reading at least this many tokens,
-# and reading speed is recorded only from prompts at least this long (shorter ones are noise).
-MIN_RESTORE_GAIN = 64
-MIN_RATE_TOKENS = 256
 
 
 class LlamaEngine:
@@ -69,13 +66,12 @@ class LlamaEngine:
                                                              or load.n_gpu_layers >= self.n_layers)
         self._draft_costs = DraftCosts(on_gpu)
         # Saved states need the context to drop a loaded state's tail, as drafts do.
-        self._states: StateStore | None = load.states if self._can_draft else None
-        self._state_key = StateKey(str(self.path.resolve()), self.info.size_bytes, self.path.stat().st_mtime_ns,
-                                   self.context_size, self._cache_type(load), str(load.flash_attn),
-                                   f"{llama_cpp.LLAMA_STATE_SEQ_VERSION}/{llama_cpp.__version__}")
-        # Reading and loading speeds differ with the offload, so they are kept per setting.
-        self._speed_name = f"{self._state_key.digest}/{load.n_gpu_layers}/{int(on_gpu)}"
-        self._saved_upto = 0  # the leading cached tokens a saved state already holds
+        self._keeper: StateKeeper | None = None
+        if load.states is not None and self._can_draft:
+            key = StateKey(str(self.path.resolve()), self.info.size_bytes, self.path.stat().st_mtime_ns,
+                           self.context_size, self._cache_type(load), str(load.flash_attn),
+                           f"{llama_cpp.LLAMA_STATE_SEQ_VERSION}/{llama_cpp.__version__}")
+            self._keeper = StateKeeper(load.states, key, f"{key.digest}/{load.n_gpu_layers}/{int(on_gpu)}")
         self._cached: list[int] = []  # tokens whose K/V sit in the context, in order
         self._pieces: dict[int, bytes] = {}
         self._piece_buf = ctypes.create_string_buffer(256)
@@ -134,7 +130,8 @@ class LlamaEngine:
             llama_cpp.llama_model_free(self._model)
             self._model = None
             raise translate_context_failure(lines, self.path, load.n_gpu_layers, n_ctx)
-        log.info("loaded %s: n_ctx=%d n_gpu_layers=%d threads=%d", self.path.name, n_ctx, load.n_gpu_layers, cp.n_threads)
+        log.info("loaded %s: n_ctx=%d n_gpu_layers=%d threads=%d n_batch=%d cache=%s", self.path.name, n_ctx,
+                 load.n_gpu_layers, cp.n_threads, cp.n_batch, self._cache_type(load))
 
     def close(self) -> None:
         """Keep the conversation's state (when saving states), then free the context and the
@@ -214,90 +211,17 @@ class LlamaEngine:
         """Forget the cached conversation (the next prompt is evaluated in full, or restored)."""
         llama_cpp.llama_memory_clear(llama_cpp.llama_get_memory(self._ctx), True)
         self._cached.clear()
-        self._saved_upto = 0
+        if self._keeper is not None:
+            self._keeper.truncated(0)
 
     # -- saved states ---------------------------------------------------------------------------
 
     def keep_state(self) -> bool:
         """Save the conversation in the context (its prompt and reply so far) to the state store,
-        unless it is already there or too short to be worth it. True when a state was written."""
-        states, n = self._states, len(self._cached)
-        if states is None or not self._ctx or n <= self._saved_upto:
+        unless it is already there, too short, or quicker to read again. True when one was written."""
+        if self._keeper is None or not self._ctx:
             return False
-        ctx = self._ctx
-        size = llama_cpp.llama_state_seq_get_size(ctx, 0)
-        read_tps = states.rate(self._speed_name, "read_tps")
-        load_bps = states.rate(self._speed_name, "load_bps")
-        if read_tps and load_bps and size / load_bps >= n / read_tps:
-            return False  # reading these tokens again is quicker than loading them would be
-        tokens = list(self._cached)
-        arr = (llama_cpp.llama_token * n)(*tokens)
-
-        def write(path: Path) -> bool:
-            return llama_cpp.llama_state_seq_save_file(ctx, str(path).encode(), 0, arr, n) > 0
-
-        t0 = time.perf_counter()
-        kept = states.save(self._state_key, tokens, size, write)
-        if kept:
-            self._saved_upto = n
-            log.info("saved the context state of %d tokens in %.2f s", n, time.perf_counter() - t0)
-        return kept
-
-    def _restore(self, tokens: list[int], reused: int) -> tuple[int, float]:
-        """Load the saved state sharing the most leading tokens with `tokens` when that beats
-        reading them; return (tokens now in the context, seconds spent), or (reused, 0.0)."""
-        states = self._states
-        if states is None:
-            return reused, 0.0
-        limit = len(tokens) - 1  # the last prompt token runs again for fresh logits
-        saved = states.find(self._state_key, tokens[:limit], min_common=reused + MIN_RESTORE_GAIN)
-        if saved is None:
-            return reused, 0.0
-        read_tps = states.rate(self._speed_name, "read_tps")
-        load_bps = states.rate(self._speed_name, "load_bps")
-        if read_tps and load_bps and saved.size / load_bps >= (saved.common - reused) / read_tps:
-            log.info("reading %d tokens beats loading a %d-byte state", saved.common - reused, saved.size)
-            return reused, 0.0
-        t0 = time.perf_counter()
-        if not states.verify(saved):
-            return reused, 0.0
-        n = self._load_state(saved)
-        seconds = time.perf_counter() - t0
-        if n == 0:
-            return 0, seconds  # the context was emptied by the failed load
-        states.used(saved)
-        states.record_rate(self._speed_name, "load_bps", saved.size / max(seconds, 1e-6))
-        log.info("restored %d tokens from a saved state in %.2f s", n, seconds)
-        return n, seconds
-
-    def _load_state(self, saved: SavedState) -> int:
-        """Put `saved` into the context and drop what is past its shared prefix; the number of
-        tokens now cached (0 on any mismatch: the state is deleted and the context left empty)."""
-        mem = llama_cpp.llama_get_memory(self._ctx)
-        capacity = len(saved.tokens) + 1
-        out = (llama_cpp.llama_token * capacity)()
-        count = ctypes.c_size_t(0)
-        self._cached.clear()
-        self._saved_upto = 0
-        mark = llama_runtime.log_mark()
-        read = llama_cpp.llama_state_seq_load_file(self._ctx, str(saved.path).encode(), 0, out, capacity,
-                                                   ctypes.byref(count))
-        if not read or tuple(out[: count.value]) != saved.tokens:
-            log.warning("saved state %s did not load (%s); reading the prompt instead", saved.path.name,
-                        " ".join(llama_runtime.lines_since(mark))[-300:])
-            self._states.discard(saved)
-            llama_cpp.llama_memory_clear(mem, True)
-            return 0
-        self._cached.extend(saved.tokens)
-        self._saved_upto = len(saved.tokens)
-        if saved.common < len(saved.tokens) and not llama_cpp.llama_memory_seq_rm(mem, 0, saved.common, -1):
-            llama_cpp.llama_memory_clear(mem, True)
-            self._cached.clear()
-            self._saved_upto = 0
-            return 0
-        del self._cached[saved.common:]
-        self._saved_upto = min(self._saved_upto, saved.common)
-        return saved.common
+        return self._keeper.keep(self._ctx, self._cached)
 
     # -- generation ---------------------------------------------------------------
 
@@ -356,7 +280,8 @@ class LlamaEngine:
                 llama_cpp.llama_memory_clear(mem, True)
                 n = 0
             del self._cached[n:]
-            self._saved_upto = min(self._saved_upto, n)
+            if self._keeper is not None:
+                self._keeper.truncated(n)
         return n
 
     def _set_abort(self, on: bool) -> None:
@@ -399,7 +324,8 @@ class LlamaEngine:
             smpl = build_sampler(self._vocab, params)
             t_start = time.perf_counter()
             reused = self._reuse_prefix(tokens)
-            reused, restore_seconds = self._restore(tokens, reused)
+            if self._keeper is not None:
+                reused, restore_seconds = self._keeper.restore(self._ctx, self._cached, tokens, reused)
             restored = reused if restore_seconds else 0
             t_read = time.perf_counter()
             todo = tokens[reused:]
@@ -423,8 +349,8 @@ class LlamaEngine:
                 # the status bar and the saved-state decision use is the reading's own.
                 llama_cpp.llama_synchronize(self._ctx)
             t_gen = time.perf_counter()
-            if finish == "stop" and evaluated >= MIN_RATE_TOKENS and self._states is not None:
-                self._states.record_rate(self._speed_name, "read_tps", evaluated / max(t_gen - t_read, 1e-6))
+            if finish == "stop" and self._keeper is not None:
+                self._keeper.read(evaluated, t_gen - t_read)
             if finish == "stop":
                 finish, generated, t_think_end, think_tokens, drafts = yield from self._generate(
                     smpl, parser, params, cancel, control)

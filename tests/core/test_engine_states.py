@@ -161,7 +161,7 @@ def test_an_earlier_point_of_a_longer_state_is_restored_exactly(model, store):
 def test_a_state_is_not_loaded_where_reading_is_faster(model, store):
     with open_engine(model, store) as engine:
         run(engine, thread("nut"))
-        name = engine._speed_name
+        name = engine._keeper.speed_name
     store.record_rate(name, "read_tps", 1e9)  # reading costs nothing...
     store.record_rate(name, "load_bps", 1.0)  # ...and loading a byte a second
     with open_engine(model, store) as engine:
@@ -172,7 +172,7 @@ def test_a_state_is_not_loaded_where_reading_is_faster(model, store):
 
 def test_no_state_is_saved_where_reading_is_faster(model, store):
     with open_engine(model, store) as engine:
-        name = engine._speed_name
+        name = engine._keeper.speed_name
     store.record_rate(name, "read_tps", 1e9)
     store.record_rate(name, "load_bps", 1.0)
     with open_engine(model, store) as engine:
