@@ -245,6 +245,14 @@ class StateStore:
             self._sweep_orphans(all_of_them=True)
             return freed
 
+    def trim(self) -> int:
+        """Evict least recently used states until the rest fit the budget (after it was lowered);
+        returns the bytes freed. Waits for a save in progress (the lock)."""
+        with self._lock:
+            before = self.usage_bytes()
+            self._evict(max(self.budget_bytes, 0))
+            return before - self.usage_bytes()
+
     def _evict(self, budget: int) -> None:
         entries = sorted(self._entries(), key=lambda e: e[2])  # least recently used first
         total = sum(size for _, size, _ in entries)

@@ -217,3 +217,16 @@ def test_states_are_readable_by_this_user_only(store):
     found = store.find(KEY, tokens(400))
     for path in (found.path, found.meta_path):
         assert path.stat().st_mode & 0o077 == 0
+
+
+def test_trim_frees_down_to_a_lowered_budget_oldest_first(store):
+    lists = [tokens(300, start=i * 1000) for i in range(3)]
+    for i, toks in enumerate(lists):
+        assert save(store, toks)
+        meta = store.find(KEY, toks).meta_path
+        os.utime(meta, (1000 + i, 1000 + i))
+    store.budget_bytes = 2000
+    assert store.trim() == 1000
+    assert store.find(KEY, lists[0]) is None and store.find(KEY, lists[2]) is not None
+    store.budget_bytes = 0
+    assert store.trim() == 2000 and store.usage_bytes() == 0

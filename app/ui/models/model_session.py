@@ -261,6 +261,10 @@ class ModelSession(QObject):
     def _settings_changed(self, new, old) -> None:
         if self.states is not None and new.saved_states_gb != old.saved_states_gb:
             self.states.budget_bytes = budget_bytes(new.saved_states_gb)  # read afresh by each save
+            if new.saved_states_gb < old.saved_states_gb:
+                # Free the disk now, not at the next save; off the GUI thread, as the store waits
+                # for a save in progress (seconds for a long state).
+                threading.Thread(target=self.states.trim, name="trim-saved-states", daemon=True).start()
         reload = _load_settings(new) != _load_settings(old)
         if reload and self.on_server:
             self._local_stale = True  # reloaded when this computer is chosen again

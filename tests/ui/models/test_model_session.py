@@ -7,7 +7,7 @@ from pathlib import Path
 
 from app.context_states import budget_bytes
 from app.core.fit import AUTO_LAYERS
-from app.core.saved_states import GB, StateStore
+from app.core.saved_states import GB, MIN_TOKENS, StateKey, StateStore
 from tests.ui.models.test_load_failure import Engines, settle, tight_gpu  # noqa: F401 - tight_gpu is a fixture
 
 
@@ -49,13 +49,18 @@ def test_a_model_put_back_after_a_failure_gets_the_store(make_app, tight_gpu, tm
     assert all(load.states is states for _, load in loads)
 
 
-def test_the_disk_setting_changes_the_budget_without_a_reload(make_app, tmp_path):
+def test_the_disk_setting_changes_the_budget_without_a_reload(make_app, tmp_path, qtbot):
     states = StateStore(tmp_path / "states", budget_bytes(10))
     app = make_app(states)
     loads = recorded(app)
     app.load()
     app.window.apply_settings(app.settings.value.with_changes(saved_states_gb=2.5))
     assert states.budget_bytes == int(2.5 * GB)
+    # A state larger than the next budget goes as soon as the budget is lowered.
+    key = StateKey("/models/good.gguf", 1, 1, 4096, "f16", "None", "test")
+    assert states.save(key, list(range(MIN_TOKENS)), 2000, lambda path: path.write_bytes(b"s" * 2000) > 0)
+    app.window.apply_settings(app.settings.value.with_changes(saved_states_gb=1e-6))
+    qtbot.waitUntil(lambda: states.usage_bytes() == 0, timeout=10000)
     app.window.apply_settings(app.settings.value.with_changes(saved_states_gb=0))
     assert states.budget_bytes == 0  # off: nothing saved, nothing found
     app.ask("Still answering?")
@@ -78,7 +83,6 @@ QUESTION = ("Here is a short note from a garden diary. The roses by the gate ope
 
 def test_a_thread_reopened_in_a_new_window_restores_its_prompt_with_the_real_model(smollm2, qtbot, tmp_path):
     from app.context_states import open_store
-    from app.core.saved_states import MIN_TOKENS
     from app.core.store import Store
     from app.settings import Settings
     from app.ui.chat.chat_session import ChatSession
