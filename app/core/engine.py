@@ -25,7 +25,7 @@ from app.core.context_rules import DEFAULT_CONTEXT, default_context, reply_reser
 from app.core.detokenize import Utf8Stream
 from app.core.engine_contract import Engine, LoadParams, default_threads  # noqa: F401 (re-exported)
 from app.core.errors import AppError, ContextOverflow, GenerationError, PromptError
-from app.core.load_errors import translate_context_failure, translate_model_failure
+from app.core.llama_load import cache_type, load_model_and_context
 from app.core.model_file import ModelFileInfo, inspect_model_file
 from app.core.prompt import PromptRenderer, RenderedPrompt
 from app.core.reasoning import ReasoningParser
@@ -51,9 +51,8 @@ class LlamaEngine:
         self.info: ModelFileInfo = inspect_model_file(path)
         self.path = self.info.path
         self.load_params = load
-        self._model = self._ctx = None
         llama_runtime.ensure_initialised()
-        self._load(load)
+        self._model, self._ctx = load_model_and_context(self.path, load)
         self._vocab = llama_cpp.llama_model_get_vocab(self._model)
         self.context_size = llama_cpp.llama_n_ctx(self._ctx)
         self.name = self.path.name
@@ -69,7 +68,7 @@ class LlamaEngine:
         self._keeper: StateKeeper | None = None
         if load.states is not None and self._can_draft:
             key = StateKey(str(self.path.resolve()), self.info.size_bytes, self.path.stat().st_mtime_ns,
-                           self.context_size, self._cache_type(load), str(load.flash_attn),
+                           self.context_size, cache_type(load), str(load.flash_attn),
                            f"{llama_cpp.LLAMA_STATE_SEQ_VERSION}/{llama_cpp.__version__}")
             self._keeper = StateKeeper(load.states, key, f"{key.digest}/{load.n_gpu_layers}/{int(on_gpu)}")
         self._cached: list[int] = []  # tokens whose K/V sit in the context, in order
@@ -89,49 +88,6 @@ class LlamaEngine:
         )
 
     # -- loading -----------------------------------------------------------------
-
-    @staticmethod
-    def _cache_type(load: LoadParams) -> str:
-        return "q8_0" if load.kv_cache_type == "q8_0" else "f16"
-
-    def _load(self, load: LoadParams) -> None:
-        mp = llama_cpp.llama_model_default_params()
-        mp.n_gpu_layers = 0x7FFFFFFF if load.n_gpu_layers < 0 else load.n_gpu_layers
-        mp.use_extra_bufts = load.cpu_repack if load.cpu_repack is not None else not llama_runtime.cpu_has_amx()
-        if load.progress is not None:
-            report = load.progress
-            # Kept on self: llama.cpp calls it until the load returns.
-            self._progress_cb = llama_cpp.llama_progress_callback(lambda p, _ud: bool(report(p)))
-            mp.progress_callback = self._progress_cb
-        mark = llama_runtime.log_mark()
-        self._model = llama_cpp.llama_model_load_from_file(str(self.path).encode(), mp)
-        if not self._model:
-            raise translate_model_failure(llama_runtime.lines_since(mark), self.path, load.n_gpu_layers)
-        n_ctx = default_context(llama_cpp.llama_model_n_ctx_train(self._model), load.n_ctx)
-        cp = llama_cpp.llama_context_default_params()
-        cp.n_ctx = n_ctx
-        cp.n_batch = cp.n_ubatch = min(load.n_batch, n_ctx)
-        cp.n_seq_max = 1
-        cp.n_threads = cp.n_threads_batch = load.n_threads or default_threads()
-        cp.no_perf = True
-        flash_attn = load.flash_attn
-        if self._cache_type(load) == "q8_0":
-            cp.type_k = cp.type_v = llama_cpp.GGML_TYPE_Q8_0
-            flash_attn = True  # llama.cpp keeps a quantized V cache only with flash attention
-        cp.flash_attn_type = {
-            None: llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO,
-            True: llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED,
-            False: llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED,
-        }[flash_attn]
-        mark = llama_runtime.log_mark()
-        self._ctx = llama_cpp.llama_init_from_model(self._model, cp)
-        if not self._ctx:
-            lines = llama_runtime.lines_since(mark)
-            llama_cpp.llama_model_free(self._model)
-            self._model = None
-            raise translate_context_failure(lines, self.path, load.n_gpu_layers, n_ctx)
-        log.info("loaded %s: n_ctx=%d n_gpu_layers=%d threads=%d n_batch=%d cache=%s", self.path.name, n_ctx,
-                 load.n_gpu_layers, cp.n_threads, cp.n_batch, self._cache_type(load))
 
     def close(self) -> None:
         """Keep the conversation's state (when saving states), then free the context and the
