@@ -1,4 +1,5 @@
-"""Where a reply's prompt came from, in a few words for the status bar and the `ask` line.
+"""The status bar's words for a reply: where its prompt came from (also on the `ask` line),
+its speed while it streams, and its totals.
 
 A restored conversation answers in a second where reading it again took a minute: saying
 so tells the person why, and what the saved states on disk are for. A short prompt read in
@@ -32,3 +33,26 @@ def prompt_text(stats: Stats) -> str:
     if read_seconds >= WORTH_SECONDS or read >= WORTH_TOKENS:
         return f"read {about}{read:,} tokens in {seconds_text(read_seconds)}"
     return ""
+
+
+def drafts_text(speedup: float) -> str:
+    """" · 1.6x from drafts" once accepted drafts make the reply measurably faster."""
+    return f" · {speedup:.1f}x from drafts" if speedup >= 1.05 else ""
+
+
+def rate_line(rate) -> str:
+    """While a reply streams (a RateEvent): speed, tokens so far, seconds."""
+    return (f"{rate.tokens_per_second:.1f} tok/s · {rate.tokens:,} tokens · {rate.seconds:.0f} s"
+            + drafts_text(rate.draft_speedup))
+
+
+def totals_line(stats: Stats) -> str:
+    """When a reply ends: where the prompt came from (when worth saying), speed, tokens, and the
+    time spent thinking (left out when there was none) and answering."""
+    prompt = prompt_text(stats)
+    thought = stats.reasoning_tokens > 0 or stats.think_seconds >= 0.5
+    return ((f"{prompt} · " if prompt else "")
+            + f"{stats.tokens_per_second:.1f} tok/s · {stats.generated_tokens:,} tokens · "
+            + (f"thought {stats.think_seconds:.0f} s · " if thought else "")
+            + f"answered in {stats.answer_seconds:.0f} s"
+            + drafts_text(stats.draft_speedup))

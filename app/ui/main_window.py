@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 from app import APP_NAME
-from app.core.stats_text import prompt_text
+from app.core.stats_text import rate_line, totals_line
 from app.ui.chat.chat_session import NO_MODEL, ChatSession, ContextReading
 from app.ui.chat.chat_view import ChatView
 from app.ui.chat.composer import Composer
@@ -41,11 +41,6 @@ UNDO_BUTTON_MS = 10_000  # "Undo delete" stays a little longer than the notice b
 
 RESTORED_TIP = ("Restored: the conversation so far was loaded from its saved state on disk instead of being "
                 "read again; only what is new was read. Settings > Memory and disk > Saved conversations.")
-
-
-def _drafts_text(speedup: float) -> str:
-    """"· 1.6x from drafts" once accepted drafts make the reply measurably faster."""
-    return f" · {speedup:.1f}x from drafts" if speedup >= 1.05 else ""
 
 
 class MainWindow(QMainWindow):
@@ -417,19 +412,10 @@ class MainWindow(QMainWindow):
             self.import_model(path)
 
     def _rate(self, rate) -> None:
-        self.stats_label.setText(f"{rate.tokens_per_second:.1f} tok/s · {rate.tokens:,} tokens · {rate.seconds:.0f} s"
-                                 + _drafts_text(rate.draft_speedup))
+        self.stats_label.setText(rate_line(rate))
 
     def _stats(self, stats) -> None:
-        prompt = prompt_text(stats)  # where the prompt came from, when that is worth the room
-        thought = stats.reasoning_tokens > 0 or stats.think_seconds >= 0.5  # else the line has no room for "0 s"
-        self.stats_label.setText(
-            (f"{prompt} · " if prompt else "")
-            + f"{stats.tokens_per_second:.1f} tok/s · {stats.generated_tokens:,} tokens · "
-            + (f"thought {stats.think_seconds:.0f} s · " if thought else "")
-            + f"answered in {stats.answer_seconds:.0f} s"
-            + _drafts_text(stats.draft_speedup)
-        )
+        self.stats_label.setText(totals_line(stats))
         self.stats_label.setToolTip(RESTORED_TIP if stats.restored_prompt_tokens else "")
 
     def show_context(self, reading: ContextReading) -> None:
