@@ -12,7 +12,9 @@ as if batches cost what they cost on a GPU, once with every proposal verified in
 for both, the time the steps would take on the GPU is projected from the batches used
 and GPU verify costs (a Phi-4-shaped Q4_K_M on an H100/H200, 41 of 41 layers, 2k deep:
 6.44 ms for one token, 6.56 for two, 9.23 for four); Python's time per step is not
-counted. The acceptance is the small model's, on its own text. With --verify-costs MODEL,
+counted. The acceptance is the small model's, on its own text. "ceiling" replays the last
+reply without drafts with every proposal verified exactly as far as it is right: the most
+any rule could get from drafts out of the context, for that reply. With --verify-costs MODEL,
 the projection uses verify costs measured here instead: MODEL with every layer on the GPU,
 2,048 tokens deep, 1, 2, 4 and 8 tokens in one batch.
 
@@ -40,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 import llama_cpp
 
 from app.core import speculative
+from app.core.draft_lookup import DraftLookup
 from app.core.engine import LlamaEngine, LoadParams
 from app.core.prompt import PHI4_REASONING_SYSTEM_PROMPT
 from app.core.types import GenParams, Message
@@ -103,6 +106,38 @@ def gpu_verify_costs(path: Path, threads: int | None) -> dict:
         ms = verify_ms(engine, 2048)
     return {"model": path.name, "n_gpu_layers": -1, "gpu_offload": bool(llama_cpp.llama_supports_gpu_offload()),
             "ms_at_depth_2048": ms, "ratios": {m: ms[str(m)] / ms["1"] for m in (1, 2, 4, 8)}}
+
+
+def ceiling(prompt: list[int], replies: list[list[int]], gpu_costs: dict[int, float]) -> dict:
+    """The most drafts from the context could give this reply at GPU verify costs: the
+    engine's proposals replayed over the reply, each verified exactly as far as it turns out
+    right (no rule can know that beforehand). Over a sampled reply this is what a perfect
+    rule would have kept, since a draft is kept exactly when the sampled tokens equal it.
+    Totals over `replies`, each after the same `prompt`."""
+    gpu = speculative.prior_ratios(gpu_costs, speculative.MAX_DRAFT + 1)
+    total = kept = 0
+    cost = 0.0
+    for reply_tokens in replies:
+        cost_one, kept_one = _replay_best(prompt, reply_tokens, gpu)
+        total, kept, cost = total + len(reply_tokens), kept + kept_one, cost + cost_one
+    return {"tokens": total, "kept": kept, "projected_gpu_ratio": round(total / cost, 3) if cost else 1.0}
+
+
+def _replay_best(prompt: list[int], reply_tokens: list[int], gpu: list[float]) -> tuple[float, int]:
+    lookup, cost = DraftLookup(prompt), 0.0
+    i, n, kept = 0, len(reply_tokens), 0
+    while i < n:
+        lookup.append(reply_tokens[i])
+        right = 0
+        if i < n - 1:
+            _, proposal = lookup.propose(min(speculative.MAX_DRAFT, n - 1 - i))
+            while right < len(proposal) and proposal[right] == reply_tokens[i + 1 + right]:
+                right += 1
+            lookup.extend(reply_tokens[i + 1 : i + 1 + right])
+        cost += gpu[1 + right]
+        kept += right
+        i += 1 + right
+    return cost, kept
 
 
 def drafted_run(engine: LlamaEngine, messages: list[Message], params: GenParams, rule: str,
@@ -184,8 +219,10 @@ def main() -> None:
             base = GenParams(max_tokens=args.tokens, seed=args.seed, temperature=args.temperature)
             reply(engine, messages, GenParams(max_tokens=16, seed=1))  # warm-up
             off, on, accepted, drafted, estimate, counts = [], [], 0, 0, [], []
+            n_prompt, plain_replies = engine.count_prompt_tokens(messages), []
             for _ in range(args.pairs):
                 plain = reply(engine, messages, GenParams(**{**_fields(base), "drafts": False}))
+                plain_replies.append(engine._cached[n_prompt:])  # the reply, less its last token
                 drafts = reply(engine, messages, base)
                 off.append(plain.tokens_per_second)
                 on.append(drafts.tokens_per_second)
@@ -194,7 +231,7 @@ def main() -> None:
                 estimate.append(drafts.draft_speedup)
                 counts.append((plain.generated_tokens, drafts.generated_tokens))
             case = {
-                "prompt_tokens": engine.count_prompt_tokens(messages),
+                "prompt_tokens": n_prompt,
                 "tok_s_without": round(statistics.median(off), 2),
                 "tok_s_with": round(statistics.median(on), 2),
                 "ratio": round(statistics.median(on) / statistics.median(off), 3),
@@ -209,6 +246,7 @@ def main() -> None:
             if args.project:
                 case["gpu_rule_projection"] = drafted_run(engine, messages, base, "gpu", gpu_costs)
                 case["every_proposal_verified"] = drafted_run(engine, messages, base, "every", gpu_costs)
+                case["ceiling"] = ceiling(engine.tokenize(engine.render(messages).text), plain_replies, gpu_costs)
             result["cases"][name] = case
         costs = engine._draft_costs
         result["measured_cost_ratios"] = {str(m): round(costs.ratio(m), 2) for m in (2, 3, 5, 9)}
