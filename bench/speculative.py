@@ -16,7 +16,8 @@ counted. The acceptance is the small model's, on its own text. "ceiling" replays
 reply without drafts with every proposal verified exactly as far as it is right: the most
 any rule could get from drafts out of the context, for that reply. With --verify-costs MODEL,
 the projection uses verify costs measured here instead: MODEL with every layer on the GPU,
-2,048 tokens deep, 1, 2, 4 and 8 tokens in one batch.
+2,048 tokens deep, 1, 2, 4 and 8 tokens in one batch, each in the token loop (one-token
+steps before it, and the extra time of the one-token steps after it counted as its own).
 
     python bench/speculative.py [--model PATH] [--tokens 200] [--pairs 5] [--threads N]
                                 [--temperature T] [--n-gpu-layers N] [--project]
@@ -74,38 +75,88 @@ def reply(engine: LlamaEngine, messages: list[Message], params: GenParams):
     raise RuntimeError("no stats")
 
 
-def verify_ms(engine: LlamaEngine, depth: int, sizes=(1, 2, 4, 8), reps: int = 10) -> dict[str, float]:
-    """Milliseconds to decode m tokens in one batch after `depth` tokens of context (the
-    GPU's queue drained before the clock stops)."""
+def _fill(engine: LlamaEngine, depth: int, spare: int) -> list[int]:
+    """Decode `depth` tokens of README.md into a fresh context; returns them and `spare` more."""
     engine.reset()
     tokens = engine.tokenize((ROOT / "README.md").read_text(encoding="utf-8"))
-    tokens = (tokens * (1 + (depth + 16) // max(len(tokens), 1)))[: depth + 16]
+    tokens = (tokens * (1 + (depth + spare) // max(len(tokens), 1)))[: depth + spare]
     batch = engine._batch_size
     for start in range(0, depth, batch):
         assert engine._decode(tokens[start : min(start + batch, depth)]) == 0
-    mem = llama_cpp.llama_get_memory(engine._ctx)
+    return tokens
+
+
+def _timed_decode(engine: LlamaEngine, tokens: list[int]) -> float:
+    """Seconds to decode `tokens` at the end of the context, the GPU's queue drained."""
+    t0 = time.perf_counter()
+    assert engine._decode(tokens) == 0
+    llama_cpp.llama_synchronize(engine._ctx)
+    return time.perf_counter() - t0
+
+
+def _cut(engine: LlamaEngine, depth: int) -> None:
+    llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(engine._ctx), 0, depth, -1)
+    del engine._cached[depth:]
+
+
+def verify_ms(engine: LlamaEngine, depth: int, sizes=(1, 2, 4, 8), reps: int = 10) -> dict[str, float]:
+    """Milliseconds to decode m tokens in one batch after `depth` tokens of context, each
+    size repeated on its own (a GPU's graph for that size captured once and replayed)."""
+    tokens = _fill(engine, depth, 16)
     out = {}
     for m in sizes:
         times = []
         for _ in range(reps):
-            t0 = time.perf_counter()
-            assert engine._decode(tokens[depth : depth + m]) == 0
-            llama_cpp.llama_synchronize(engine._ctx)
-            times.append(time.perf_counter() - t0)
-            llama_cpp.llama_memory_seq_rm(mem, 0, depth, -1)
-            del engine._cached[depth:]
+            times.append(_timed_decode(engine, tokens[depth : depth + m]))
+            _cut(engine, depth)
         out[str(m)] = round(statistics.median(times) * 1000, 2)
     engine.reset()
     return out
 
 
+def in_loop_ms(engine: LlamaEngine, depth: int, sizes=(2, 4, 8), rounds: int = 8) -> dict[str, float]:
+    """What a batch of m tokens costs in the token loop, in milliseconds: one-token steps
+    until they are steady, the batch, then the one-token steps after it, whose time above a
+    steady step is the batch's too (app.core.speculative.AFTERMATH_STEPS; on a GPU a batch of
+    another size makes the next steps run without their captured graph). "1" is a steady
+    one-token step."""
+    settle, after = 5, speculative.AFTERMATH_STEPS
+    tokens = _fill(engine, depth, settle + max(sizes) + after + 1)
+    steady, out = [], {}
+    for m in sizes:
+        costs = []
+        for _ in range(rounds):
+            pos = depth
+            singles = []
+            for _ in range(settle):
+                singles.append(_timed_decode(engine, tokens[pos : pos + 1]))
+                pos += 1
+            base = statistics.median(singles[2:])  # the first two may still be re-capturing
+            batch = _timed_decode(engine, tokens[pos : pos + m])
+            pos += m
+            extra = 0.0
+            for _ in range(after):
+                extra += _timed_decode(engine, tokens[pos : pos + 1]) - base
+                pos += 1
+            costs.append(batch + extra)
+            steady.extend(singles[2:])
+            _cut(engine, depth)
+        out[str(m)] = round(statistics.median(costs) * 1000, 2)
+    out["1"] = round(statistics.median(steady) * 1000, 2)
+    engine.reset()
+    return dict(sorted(out.items(), key=lambda kv: int(kv[0])))
+
+
 def gpu_verify_costs(path: Path, threads: int | None) -> dict:
     """Verify costs of `path` with every layer on the GPU, 2,048 tokens deep: milliseconds
-    per batch size and the ratios to one token that a projection uses."""
+    per batch size on its own and in the token loop, and the ratios to one token (in the
+    loop) that a projection uses."""
     with LlamaEngine(path, LoadParams(n_gpu_layers=-1, n_ctx=4096, n_threads=threads)) as engine:
         ms = verify_ms(engine, 2048)
+        loop = in_loop_ms(engine, 2048)
     return {"model": path.name, "n_gpu_layers": -1, "gpu_offload": bool(llama_cpp.llama_supports_gpu_offload()),
-            "ms_at_depth_2048": ms, "ratios": {m: ms[str(m)] / ms["1"] for m in (1, 2, 4, 8)}}
+            "ms_at_depth_2048": ms, "in_loop_ms_at_depth_2048": loop,
+            "ratios": {m: loop[str(m)] / loop["1"] for m in (1, 2, 4, 8)}}
 
 
 def ceiling(prompt: list[int], replies: list[list[int]], gpu_costs: dict[int, float]) -> dict:
@@ -215,6 +266,7 @@ def main() -> None:
     result["projection_costs"] = {str(m): round(r, 3) for m, r in gpu_costs.items()}
     with LlamaEngine(args.model, load) as engine:
         result["verify_ms_at_depth_2048"] = verify_ms(engine, 2048)
+        result["in_loop_ms_at_depth_2048"] = in_loop_ms(engine, 2048)
         for name, messages in cases().items():
             base = GenParams(max_tokens=args.tokens, seed=args.seed, temperature=args.temperature)
             reply(engine, messages, GenParams(max_tokens=16, seed=1))  # warm-up

@@ -41,6 +41,11 @@ MIN_GAIN = 1.1
 GPU_COSTS = {1: 1.0, 2: 6.56 / 6.44, 4: 9.23 / 6.44}
 CPU_COSTS = {1: 1.0, 2: 345 / 229, 4: 532 / 229}
 _EWMA = 0.15  # weight of a new cost measurement
+# One-token steps right after a batch of another size whose extra time is the batch's: a
+# CUDA backend replays a captured graph for each step, and a batch of another size makes it
+# run the next step without one and capture it again on the step after. On a small model
+# those two steps cost more than the batch itself; on a CPU the extra is about nothing.
+AFTERMATH_STEPS = 2
 RESCALE_ABOVE = 1.2  # a size measured this much dearer than the prior makes the others dearer too
 _DECAY = 0.97  # per draft scored: acceptance reflects the last few dozen drafts
 
@@ -75,9 +80,38 @@ class DraftCosts:
         self._ratio = list(self._prior)
         self._seen = [False] * len(self._ratio)
         self.single: float | None = None  # seconds per single-token step (EWMA)
+        self._owed: list | None = None  # a batch's [size, seconds so far, steps after it still to add]
 
     def ratio(self, m: int) -> float:
         return self._ratio[min(m, len(self._ratio) - 1)]
+
+    def step(self, m: int, seconds: float) -> float:
+        """A timed decode of `m` tokens in the token loop. A batch's cost is its own time plus
+        the extra time of the AFTERMATH_STEPS one-token steps right after it, which do not
+        count as ordinary one-token steps. Returns the extra seconds this step adds to an
+        earlier batch's cost (0.0 when it adds none)."""
+        owed = self._owed
+        if owed is not None:
+            if m == 1 and self.single is not None:
+                extra = seconds - self.single
+                owed[1] += extra
+                owed[2] -= 1
+                if owed[2] <= 0:
+                    self.settle()
+                return extra
+            self.settle()  # another batch came first
+        if m > 1:
+            self._owed = [m, seconds, AFTERMATH_STEPS]
+        else:
+            self.observe(1, seconds)
+        return 0.0
+
+    def settle(self) -> None:
+        """Record a batch still waiting for the steps after it (the reply ended)."""
+        if self._owed is not None:
+            m, seconds, _ = self._owed
+            self._owed = None
+            self.observe(m, max(seconds, 0.0))
 
     def observe(self, m: int, seconds: float) -> None:
         if m <= 1:
@@ -206,7 +240,7 @@ class SpeculativeDecoder:
         m, self._step_m = self._step_m, 0
         self._last_step = (m, seconds)
         if self.controller is not None:
-            self.controller.costs.observe(m, seconds)
+            self._saved -= self.controller.costs.step(m, seconds)
         return token
 
     def advance(self, token: int, room: int) -> int:
@@ -251,6 +285,8 @@ class SpeculativeDecoder:
         return DraftReport(self.drafted, self.accepted, round(max(speedup, 0.0), 2))
 
     def close(self) -> None:
+        if self.controller is not None:
+            self.controller.costs.settle()
         if self._batch is not None:
             llama_cpp.llama_batch_free(self._batch)
             self._batch = None

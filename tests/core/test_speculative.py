@@ -19,7 +19,7 @@ import pytest
 
 from app.core import speculative
 from app.core.engine import LlamaEngine, LoadParams
-from app.core.speculative import MAX_DRAFT, DraftController, DraftCosts, prior_ratios
+from app.core.speculative import AFTERMATH_STEPS, MAX_DRAFT, DraftController, DraftCosts, prior_ratios
 from app.core.types import GenParams, Message
 
 DOC = (
@@ -366,3 +366,44 @@ def test_one_dear_measurement_makes_unmeasured_sizes_dear_too():
 
 def test_the_rules_constants_are_sane():
     assert speculative.MIN_GAIN > 1.0 and 1 <= MAX_DRAFT <= 16
+
+
+def test_a_batch_is_charged_the_slow_steps_after_it():
+    """On a GPU a batch of another size makes the next one-token steps run without their
+    captured graph: that time is the batch's, not an ordinary step's."""
+    costs = DraftCosts(on_gpu=True)
+    for _ in range(5):
+        assert costs.step(1, 0.001) == 0.0
+    extras = []
+    for _ in range(60):
+        costs.step(2, 0.0013)
+        extras += [costs.step(1, 0.004), costs.step(1, 0.003)]  # run directly, then captured again
+        for _ in range(3):
+            costs.step(1, 0.001)
+    assert costs.single == pytest.approx(0.001)
+    assert costs.ratio(2) == pytest.approx((0.0013 + 0.003 + 0.002) / 0.001, rel=0.01)
+    assert extras[:2] == [pytest.approx(0.003), pytest.approx(0.002)]
+    controller = DraftController(costs)
+    for _ in range(40):
+        controller.record(2, 1, 1)  # every first drafted token right: still not worth 6x a step
+    assert controller.choose(2, 1) == 0
+
+
+def test_without_slow_steps_after_it_a_batch_costs_its_own_time():
+    costs = DraftCosts(on_gpu=False)
+    costs.step(1, 0.010)
+    for _ in range(60):
+        costs.step(3, 0.020)
+        for _ in range(AFTERMATH_STEPS + 1):
+            costs.step(1, 0.010)
+    assert costs.ratio(3) == pytest.approx(2.0, rel=0.01)
+    # a batch that ends the reply is recorded when the reply settles
+    costs.step(5, 0.080)
+    before = costs.ratio(5)
+    costs.settle()
+    assert costs.ratio(5) > before
+    # a batch right after a batch: the first is recorded with what it had
+    costs.step(2, 0.015)
+    costs.step(2, 0.015)
+    costs.settle()
+    assert costs.ratio(2) > 1.0
