@@ -8,16 +8,18 @@ JSON: tokens/s both ways and their ratio, the acceptance rate, the engine's own
 speed-up estimate, and the cost of verifying 1, 2, 4 and 8 tokens in one batch here.
 
 With --project, each reply is also run twice more: once with the engine's rule deciding
-as if batches cost what they cost on a GPU, once with every proposal verified in full;
-for both, the time the steps would take on the GPU is projected from the batches used
-and GPU verify costs (a Phi-4-shaped Q4_K_M on an H100/H200, 41 of 41 layers, 2k deep:
-6.44 ms for one token, 6.56 for two, 9.23 for four); Python's time per step is not
-counted. The acceptance is the small model's, on its own text. "ceiling" replays the last
-reply without drafts with every proposal verified exactly as far as it is right: the most
-any rule could get from drafts out of the context, for that reply. With --verify-costs MODEL,
-the projection uses verify costs measured here instead: MODEL with every layer on the GPU,
-2,048 tokens deep, 1, 2, 4 and 8 tokens in one batch, each in the token loop (one-token
-steps before it, and the extra time of the one-token steps after it counted as its own).
+as if batches cost what they cost on a GPU, once with the largest draft every step; for
+both, the time the steps would take on the GPU is projected from the batches used: each
+at its steady GPU cost (a Phi-4-shaped Q4_K_M on an H100/H200, 41 of 41 layers, 2k deep:
+6.44 ms for one token, 6.56 for two, 9.23 for four), and each change of batch size at
+half the round trip measured in the token loop (ROUND_TRIP); Python's time per step is
+not counted. The acceptance is the small model's, on its own text. "ceiling" replays the
+replies without drafts with every proposal verified exactly as far as it is right, at
+steady costs: the most any rule could get from drafts out of the context. With
+--verify-costs MODEL, the projection uses costs measured here instead: MODEL with every
+layer on the GPU, 2,048 tokens deep, 1, 2, 4 and 8 tokens in one batch, each size
+repeated on its own and each between one-token steps (the extra time of the one-token
+steps after it counted as its own).
 
     python bench/speculative.py [--model PATH] [--tokens 200] [--pairs 5] [--threads N]
                                 [--temperature T] [--n-gpu-layers N] [--project]
@@ -35,6 +37,7 @@ import statistics
 import sys
 import time
 from collections import Counter
+from itertools import pairwise
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -149,14 +152,16 @@ def in_loop_ms(engine: LlamaEngine, depth: int, sizes=(2, 4, 8), rounds: int = 8
 
 def gpu_verify_costs(path: Path, threads: int | None) -> dict:
     """Verify costs of `path` with every layer on the GPU, 2,048 tokens deep: milliseconds
-    per batch size on its own and in the token loop, and the ratios to one token (in the
-    loop) that a projection uses."""
+    per batch size on its own and in the token loop; the steady ratios to one token and
+    what a change of size to and from m costs (in the loop less steady), which a
+    projection uses."""
     with LlamaEngine(path, LoadParams(n_gpu_layers=-1, n_ctx=4096, n_threads=threads)) as engine:
         ms = verify_ms(engine, 2048)
         loop = in_loop_ms(engine, 2048)
     return {"model": path.name, "n_gpu_layers": -1, "gpu_offload": bool(llama_cpp.llama_supports_gpu_offload()),
             "ms_at_depth_2048": ms, "in_loop_ms_at_depth_2048": loop,
-            "ratios": {m: loop[str(m)] / loop["1"] for m in (1, 2, 4, 8)}}
+            "ratios": {m: ms[str(m)] / ms["1"] for m in (1, 2, 4, 8)},
+            "round_trip": {m: max(loop[str(m)] - ms[str(m)], 0.0) / ms["1"] for m in (2, 4, 8)}}
 
 
 def ceiling(prompt: list[int], replies: list[list[int]], gpu_costs: dict[int, float]) -> dict:
@@ -191,23 +196,33 @@ def _replay_best(prompt: list[int], reply_tokens: list[int], gpu: list[float]) -
     return cost, kept
 
 
+# What changing from one-token steps to m-token batches and back costs, as a ratio to one
+# steady step, when not measured with --verify-costs: a Phi-4-shaped Q4_K_M, 41 of 41
+# layers on an H100, 2k deep, in the token loop: 10.41 ms for a 2-token batch between
+# one-token steps (with the extra time of the two steps after it) against 6.52 steady,
+# 12.67 against 8.93 for 4, 16.73 against 13.04 for 8; one token 6.28 ms.
+ROUND_TRIP = {2: 0.62, 4: 0.60, 8: 0.59}
+
+
 def drafted_run(engine: LlamaEngine, messages: list[Message], params: GenParams, rule: str,
-                gpu_costs: dict[int, float]) -> dict:
+                gpu_costs: dict[int, float], round_trip: dict[int, float]) -> dict:
     """One reply with drafts, and the time its steps would take at GPU verify costs
     (`gpu_costs`: batch size -> cost as a ratio to one token), against one step per token.
     rule "gpu": the engine's own rule deciding as if its batches cost that; "every": every
     proposal verified in full (acceptance with no cost rule in the way)."""
     sizes: Counter = Counter()
-    real_decode, real_choose = speculative.SpeculativeDecoder._decode, speculative.DraftController.choose
+    order: list[int] = []
+    real_decode, real_size = speculative.SpeculativeDecoder._decode, speculative.DraftController.size
     real_costs, real_prior = engine._draft_costs, speculative.GPU_COSTS
 
     def counting_decode(self, token, draft):
         sizes[1 + len(draft)] += 1
+        order.append(1 + len(draft))
         return real_decode(self, token, draft)
 
     speculative.SpeculativeDecoder._decode = counting_decode
     if rule == "every":
-        speculative.DraftController.choose = lambda self, n, available: min(available, speculative.MAX_DRAFT)
+        speculative.DraftController.size = lambda self: speculative.MAX_DRAFT + 1
     else:
         speculative.GPU_COSTS = gpu_costs  # the prior a GPU load starts from
         engine._draft_costs = speculative.DraftCosts(on_gpu=True)
@@ -216,17 +231,21 @@ def drafted_run(engine: LlamaEngine, messages: list[Message], params: GenParams,
         stats = reply(engine, messages, params)
     finally:
         speculative.SpeculativeDecoder._decode = real_decode
-        speculative.DraftController.choose = real_choose
+        speculative.DraftController.size = real_size
         engine._draft_costs = real_costs
         speculative.GPU_COSTS = real_prior
     gpu = speculative.prior_ratios(gpu_costs, speculative.MAX_DRAFT + 1)
-    steps_cost = sum(gpu[m] * count for m, count in sizes.items())
+    trip = speculative.prior_ratios({1: 0.0, **round_trip}, speculative.MAX_DRAFT + 1)
+    # each change of size costs half a round trip of the larger size
+    changes = [max(a, b) for a, b in pairwise(order) if a != b]
+    steps_cost = sum(gpu[m] * count for m, count in sizes.items()) + sum(trip[m] / 2 for m in changes)
     return {
         "tokens": stats.generated_tokens,
         "drafted": stats.draft_tokens,
         "accepted": stats.draft_accepted,
         "acceptance": round(stats.draft_accepted / stats.draft_tokens, 3) if stats.draft_tokens else 0.0,
         "batches": dict(sorted(sizes.items())),
+        "size_changes": len(changes),
         # one decode per token without drafts, against the verify batches actually used
         "projected_gpu_ratio": round(stats.generated_tokens / steps_cost, 3) if steps_cost else 1.0,
     }
@@ -258,12 +277,13 @@ def main() -> None:
     result = {"bench": "speculative", "model": args.model.name, "n_gpu_layers": args.n_gpu_layers,
               "threads": args.threads, "tokens": args.tokens, "pairs": args.pairs, "seed": args.seed,
               "temperature": args.temperature, "cases": {}}
-    gpu_costs = speculative.GPU_COSTS
+    gpu_costs, round_trip = speculative.GPU_COSTS, ROUND_TRIP
     if args.verify_costs is not None:
         measured = gpu_verify_costs(args.verify_costs, args.threads)
         result["verify_costs"] = measured
-        gpu_costs = measured["ratios"]
+        gpu_costs, round_trip = measured["ratios"], measured["round_trip"]
     result["projection_costs"] = {str(m): round(r, 3) for m, r in gpu_costs.items()}
+    result["projection_round_trip"] = {str(m): round(r, 3) for m, r in round_trip.items()}
     with LlamaEngine(args.model, load) as engine:
         result["verify_ms_at_depth_2048"] = verify_ms(engine, 2048)
         result["in_loop_ms_at_depth_2048"] = in_loop_ms(engine, 2048)
@@ -296,8 +316,8 @@ def main() -> None:
                 "tok_s_with_runs": on,
             }
             if args.project:
-                case["gpu_rule_projection"] = drafted_run(engine, messages, base, "gpu", gpu_costs)
-                case["every_proposal_verified"] = drafted_run(engine, messages, base, "every", gpu_costs)
+                case["gpu_rule_projection"] = drafted_run(engine, messages, base, "gpu", gpu_costs, round_trip)
+                case["every_proposal_verified"] = drafted_run(engine, messages, base, "every", gpu_costs, round_trip)
                 case["ceiling"] = ceiling(engine.tokenize(engine.render(messages).text), plain_replies, gpu_costs)
             result["cases"][name] = case
         costs = engine._draft_costs

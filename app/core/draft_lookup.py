@@ -4,7 +4,9 @@ A reasoning model's answer restates its thinking, and an answer about a document
 the document, so the tokens that follow the last few tokens' earlier occurrence are a
 good guess at what comes next. `DraftLookup` keeps, for each n-gram of 2 to 4 tokens,
 the most recent place it ended; proposing a draft is a few dict look-ups, and adding a
-token a few dict writes, however long the context is.
+token a few dict writes, however long the context is. `guess` always gives as many tokens
+as asked (a batch of one size every step keeps a GPU's captured graph): past what the
+n-grams propose, each next token is what last followed the token before it.
 
 Memory is bounded: past `max_tokens` the oldest half is forgotten (the index is rebuilt
 from the newer half, so the cost stays amortised O(1) per token).
@@ -33,6 +35,7 @@ class DraftLookup:
         # The packed keys of the n-grams ending at the last token (rolling, so adding a
         # token costs O(len(NGRAM_SIZES)) whatever the n-gram sizes).
         self._keys: dict[int, int] = {n: 0 for n in NGRAM_SIZES}
+        self._follow: dict[int, int] = {}  # token -> its latest position with a token after it
         self.extend(tokens)
 
     def __len__(self) -> int:
@@ -45,7 +48,7 @@ class DraftLookup:
 
     def index_size(self) -> int:
         """Entries held across the n-gram maps (for the memory bound's tests)."""
-        return sum(len(m) for m in self._maps.values())
+        return sum(len(m) for m in self._maps.values()) + len(self._follow)
 
     def append(self, token: int) -> None:
         """Add the next token of the sequence."""
@@ -58,6 +61,7 @@ class DraftLookup:
             for n in NGRAM_SIZES:
                 if last + 1 >= n:
                     maps[n][keys[n]] = last
+            self._follow[tokens[last]] = last
         tokens.append(token)
         for n in NGRAM_SIZES:
             keys[n] = ((keys[n] << _BITS) | token) & _MASKS[n]
@@ -91,7 +95,22 @@ class DraftLookup:
                 return n, tokens[pos + 1 : pos + 1 + limit]
         return 0, []
 
+    def guess(self, limit: int) -> list[int]:
+        """Exactly `limit` tokens (none for an empty sequence): the n-gram proposal, then
+        each token's latest successor, and a token that never had one repeated."""
+        _, out = self.propose(limit)
+        tokens, follow = self._tokens, self._follow
+        if not tokens:
+            return []
+        last = out[-1] if out else tokens[-1]
+        while len(out) < limit:
+            pos = follow.get(last)
+            last = tokens[pos + 1] if pos is not None else last
+            out.append(last)
+        return out
+
     def _reset(self) -> None:
+        self._follow = {}
         self._tokens = []
         self._maps = {n: {} for n in NGRAM_SIZES}
         self._keys = {n: 0 for n in NGRAM_SIZES}

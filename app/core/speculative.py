@@ -12,12 +12,14 @@ before it, so the output distribution is the model's (and on llama.cpp's CPU bac
 where a batch's logits equal one-at-a-time logits bit for bit, the same seed gives the
 same text).
 
-A draft costs more than a single-token decode (on a GPU almost nothing for a couple of
-tokens; on a CPU about half as much again per extra token), so `DraftController` drafts
-only when the measured cost of a batch and the recent acceptance rate say it pays.
-While drafting is off it keeps scoring the drafts it would have made against the tokens
-actually sampled, which costs no model time, so it switches back on when the text
-starts repeating.
+A draft costs more than a single-token decode (on a GPU little for a few tokens; on a
+CPU about half as much again per extra token), and on a GPU a change of batch size costs
+the next steps too (see AFTERMATH_STEPS). So `DraftController` picks one batch size and
+keeps to it, every step drafting as many tokens (an n-gram proposal, padded with each
+token's latest successor), and changes size only when the measured costs and the recent
+acceptance say another size pays clearly better. While it is not drafting it keeps
+scoring the drafts it would have made against the tokens actually sampled, which costs
+no model time, so it starts again when the text starts repeating.
 """
 
 from __future__ import annotations
@@ -28,24 +30,29 @@ from dataclasses import dataclass
 
 import llama_cpp
 
-from app.core.draft_lookup import NGRAM_SIZES, DraftLookup
+from app.core.draft_lookup import DraftLookup
 
 MAX_DRAFT = 8  # tokens drafted at most per step
-# Draft only when the expected speed-up is at least this: the cost and acceptance
-# estimates are noisy, and a draft that only breaks even adds nothing.
+# Start drafting only when the expected speed-up is at least this: the cost and acceptance
+# estimates are noisy, and drafts that only break even add nothing.
 MIN_GAIN = 1.1
-# Cost of decoding m tokens in one batch relative to one token, before any is measured.
-# GPU: a Phi-4-shaped Q4_K_M with all 41 layers on one H100/H200, 2k deep: 6.44 ms for
-# one token, 6.56 for two, 9.23 for four. CPU: the same model on 16 threads: 229, 345,
-# 532 ms (SmolLM2-135M on 2 threads here: 5.7, 9.5, 12.8 ms).
+# Cost of decoding m tokens in one batch relative to one token, in a steady run of that
+# size, before any is measured. GPU: a Phi-4-shaped Q4_K_M with all 41 layers on one
+# H100/H200, 2k deep: 6.44 ms for one token, 6.56 for two, 9.23 for four. CPU: the same
+# model on 16 threads: 229, 345, 532 ms (SmolLM2-135M on 2 threads here: 5.7, 9.5, 12.8 ms).
 GPU_COSTS = {1: 1.0, 2: 6.56 / 6.44, 4: 9.23 / 6.44}
 CPU_COSTS = {1: 1.0, 2: 345 / 229, 4: 532 / 229}
 _EWMA = 0.15  # weight of a new cost measurement
-# One-token steps right after a batch of another size whose extra time is the batch's: a
-# CUDA backend replays a captured graph for each step, and a batch of another size makes it
-# run the next step without one and capture it again on the step after. On a small model
-# those two steps cost more than the batch itself; on a CPU the extra is about nothing.
+# Steps after a change of batch size that are not steady: a CUDA backend replays a captured
+# graph for each step, and a batch of another size makes it run the next step without one
+# and capture it again on the step after. Measured in the token loop on an H100 (Phi-4
+# shape, 2k deep), a 2-token batch between one-token steps cost 10.4 ms where one token
+# costs 6.4 and a steady run of 2-token batches 6.5. So the batch size changes rarely.
 AFTERMATH_STEPS = 2
+# Steps at one batch size before the controller considers another.
+MIN_STAY = 16
+# A change between two drafting sizes must promise this much more.
+SWITCH_GAIN = 1.05
 RESCALE_ABOVE = 1.2  # a size measured this much dearer than the prior makes the others dearer too
 _DECAY = 0.97  # per draft scored: acceptance reflects the last few dozen drafts
 
@@ -80,38 +87,22 @@ class DraftCosts:
         self._ratio = list(self._prior)
         self._seen = [False] * len(self._ratio)
         self.single: float | None = None  # seconds per single-token step (EWMA)
-        self._owed: list | None = None  # a batch's [size, seconds so far, steps after it still to add]
+        self._last_m, self._run = 0, 0  # size of the last timed decode, and how many in a row
 
     def ratio(self, m: int) -> float:
         return self._ratio[min(m, len(self._ratio) - 1)]
 
-    def step(self, m: int, seconds: float) -> float:
-        """A timed decode of `m` tokens in the token loop. A batch's cost is its own time plus
-        the extra time of the AFTERMATH_STEPS one-token steps right after it, which do not
-        count as ordinary one-token steps. Returns the extra seconds this step adds to an
-        earlier batch's cost (0.0 when it adds none)."""
-        owed = self._owed
-        if owed is not None:
-            if m == 1 and self.single is not None:
-                extra = seconds - self.single
-                owed[1] += extra
-                owed[2] -= 1
-                if owed[2] <= 0:
-                    self.settle()
-                return extra
-            self.settle()  # another batch came first
-        if m > 1:
-            self._owed = [m, seconds, AFTERMATH_STEPS]
+    def step(self, m: int, seconds: float) -> None:
+        """A timed decode of `m` tokens in the token loop. It counts only once AFTERMATH_STEPS
+        decodes of the same size came before it: the first steps after a change of size are
+        slow for reasons of their own (a GPU runs them without a captured graph, then
+        captures one), which the controller avoids by changing size rarely."""
+        if m == self._last_m:
+            self._run += 1
         else:
-            self.observe(1, seconds)
-        return 0.0
-
-    def settle(self) -> None:
-        """Record a batch still waiting for the steps after it (the reply ended)."""
-        if self._owed is not None:
-            m, seconds, _ = self._owed
-            self._owed = None
-            self.observe(m, max(seconds, 0.0))
+            self._last_m, self._run = m, 0
+        if self._run >= AFTERMATH_STEPS:
+            self.observe(m, seconds)
 
     def observe(self, m: int, seconds: float) -> None:
         if m <= 1:
@@ -153,40 +144,47 @@ class _Rate:
 
 
 class DraftController:
-    """Whether to draft, and how many tokens, from costs and acceptance so far.
+    """The batch size to decode at: 1 (no drafts) or 1 + k drafted tokens every step.
 
-    Acceptance is kept per n-gram size matched, as two rates: the first drafted token's,
-    and each later one's given the ones before it were right (a copied passage tends to
-    go on being copied, so the second is much the higher)."""
+    Every step decodes the same size until the estimates say another size pays clearly
+    better (MIN_GAIN to start drafting, SWITCH_GAIN between drafting sizes, at most every
+    MIN_STAY steps), since a change of size costs steps of its own on a GPU. Acceptance is
+    kept per drafted position: the chance it is right given the ones before it were (a
+    copied passage tends to go on being copied, so later positions run higher)."""
 
     def __init__(self, costs: DraftCosts) -> None:
         self.costs = costs
-        self._first = {n: _Rate(0.3) for n in NGRAM_SIZES}
-        self._next = {n: _Rate(0.6) for n in NGRAM_SIZES}
+        self._rates = [_Rate(0.3)] + [_Rate(0.6) for _ in range(MAX_DRAFT - 1)]
+        self._size = 1
+        self._since = 0  # steps at this size
 
-    def record(self, n: int, hits: int, tested: int) -> None:
-        """A draft (or a draft scored without being verified) matched `n` tokens; of its
-        first `tested` tokens, the first `hits` were what the model sampled."""
-        if tested <= 0 or n not in self._first:
-            return
-        self._first[n].add(1 if hits else 0, 1)
-        if tested > 1:
-            self._next[n].add(hits - 1, tested - 1)
+    def record(self, hits: int, tested: int) -> None:
+        """A draft (or a guess scored without being verified): of its first `tested` tokens,
+        the first `hits` were what the model sampled."""
+        for j in range(min(tested, MAX_DRAFT)):
+            self._rates[j].add(1 if j < hits else 0, 1)
 
-    def choose(self, n: int, available: int) -> int:
-        """How many of `available` proposed tokens to verify (0: decode one token)."""
-        if n not in self._first:
-            return 0
-        a1, a2 = self._first[n].value, self._next[n].value
-        best_k, best = 0, MIN_GAIN
-        expected, p = 1.0, a1
-        for k in range(1, min(available, MAX_DRAFT) + 1):
+    def gain(self, size: int) -> float:
+        """Expected tokens per unit of time at `size`, against one token per step."""
+        expected, p = 1.0, 1.0
+        for rate in self._rates[: size - 1]:
+            p *= rate.value
             expected += p  # tokens a step gives: the sampled one plus accepted drafts
-            p *= a2
-            gain = expected / self.costs.ratio(k + 1)
-            if gain > best:
-                best_k, best = k, gain
-        return best_k
+        return expected / self.costs.ratio(size)
+
+    def size(self) -> int:
+        """The batch size for the next step."""
+        self._since += 1
+        if self._since < MIN_STAY:
+            return self._size
+        self._since = MIN_STAY // 2  # look again in a few steps, not every step
+        gains = [self.gain(m) for m in range(1, MAX_DRAFT + 2)]
+        best = max(range(len(gains)), key=gains.__getitem__) + 1
+        current = gains[self._size - 1]
+        need = MIN_GAIN if self._size == 1 else SWITCH_GAIN
+        if best != self._size and (gains[best - 1] > current * need or current < 1.0):
+            self._size, self._since = best, 0
+        return self._size
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,10 +216,9 @@ class SpeculativeDecoder:
         self.lookup = DraftLookup(cached) if controller is not None else None
         self._pending: list[int] = []  # drafted tokens in the context, not yet confirmed
         self._at = 0  # the next pending token to confirm
-        self._n = 0  # n-gram size the pending draft matched
         self._idx = -1  # the batch row the next token is sampled from
-        self._shadow: list[int] = []  # a draft not verified, scored against what is sampled
-        self._shadow_n = self._shadow_at = 0
+        self._shadow: list[int] = []  # a guess not verified, scored against what is sampled
+        self._shadow_at = 0
         self._step_m = 0  # size of the last decode, timed until its first sample
         self._step_seconds = 0.0
         self._last_step = (0, 0.0)  # (tokens, seconds) of the last timed decode
@@ -240,7 +237,7 @@ class SpeculativeDecoder:
         m, self._step_m = self._step_m, 0
         self._last_step = (m, seconds)
         if self.controller is not None:
-            self._saved -= self.controller.costs.step(m, seconds)
+            self.controller.costs.step(m, seconds)
         return token
 
     def advance(self, token: int, room: int) -> int:
@@ -265,8 +262,11 @@ class SpeculativeDecoder:
                 lookup.extend(self.cached[len(lookup) :])
             self._score_shadow(token)
             lookup.append(token)
-            if not self._shadow:
-                draft = self._propose(min(self._max_draft, room - 1))
+            limit = min(self.controller.size() - 1, self._max_draft, room - 1)
+            if limit > 0:
+                draft = lookup.guess(limit)
+            elif not self._shadow:  # not drafting: score what would have been drafted
+                self._shadow, self._shadow_at = lookup.guess(MAX_DRAFT), 0
         return self._decode(token, draft)
 
     def discard(self) -> None:
@@ -285,26 +285,11 @@ class SpeculativeDecoder:
         return DraftReport(self.drafted, self.accepted, round(max(speedup, 0.0), 2))
 
     def close(self) -> None:
-        if self.controller is not None:
-            self.controller.costs.settle()
         if self._batch is not None:
             llama_cpp.llama_batch_free(self._batch)
             self._batch = None
 
     # -- internals ----------------------------------------------------------------------
-
-    def _propose(self, limit: int) -> list[int]:
-        if limit <= 0:
-            return []
-        n, proposal = self.lookup.propose(MAX_DRAFT)
-        if not proposal:
-            return []
-        k = min(self.controller.choose(n, len(proposal)), limit)
-        if k <= 0:  # not worth verifying: score it against what comes instead
-            self._shadow, self._shadow_n, self._shadow_at = proposal, n, 0
-            return []
-        self._n = n
-        return proposal[:k]
 
     def _score_shadow(self, token: int) -> None:
         shadow = self._shadow
@@ -316,9 +301,9 @@ class SpeculativeDecoder:
             if at < len(shadow):
                 self._shadow_at = at
                 return
-            self.controller.record(self._shadow_n, at, at)
+            self.controller.record(at, at)
         else:
-            self.controller.record(self._shadow_n, at, at + 1)
+            self.controller.record(at, at + 1)
         self._shadow = []
 
     def _decode(self, token: int, draft: Sequence[int]) -> int:
@@ -343,7 +328,7 @@ class SpeculativeDecoder:
         hits = self._at
         self.accepted += hits
         if self.controller is not None:
-            self.controller.record(self._n, hits, hits + (1 if rejected else 0))
+            self.controller.record(hits, hits + (1 if rejected else 0))
             costs = self.controller.costs
             m, seconds = self._last_step
             if costs.single and m > 1:

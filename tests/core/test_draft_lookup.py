@@ -60,7 +60,7 @@ def test_memory_is_bounded_and_recent_text_still_drafts():
     for i in range(10_000):
         lookup.append(i % 20)  # a 20-token cycle: always something to copy
         assert len(lookup) <= 64
-    assert lookup.index_size() <= len(NGRAM_SIZES) * 64
+    assert lookup.index_size() <= (len(NGRAM_SIZES) + 1) * 64  # the n-grams and each token's successor
     n, draft = lookup.propose(5)
     last = lookup.tokens[-1]
     assert n == 4 and draft == [(last + j) % 20 for j in range(1, 6)]
@@ -89,3 +89,22 @@ def test_large_token_ids_do_not_collide_with_small_ones():
     lookup = DraftLookup([big, 1, 2, 3, 1, 2])
     assert lookup.propose(1) == (2, [3])
     assert DraftLookup([3, 1, 2, big, 1, 2]).propose(1) == (2, [big])
+
+
+def test_a_guess_is_always_as_long_as_asked():
+    lookup = DraftLookup([1, 2, 3, 4, 9, 1, 2])
+    assert lookup.guess(3) == [3, 4, 9]  # the n-gram proposal
+    assert lookup.guess(6) == [3, 4, 9, 1, 2, 3]  # then each token's latest successor
+    lookup = DraftLookup([5, 6, 7])
+    assert lookup.guess(4) == [7, 7, 7, 7]  # 7 never had a successor: repeated
+    assert DraftLookup().guess(3) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 6), max_size=60), st.integers(0, 9))
+def test_a_guess_starts_with_the_proposal(tokens, limit):
+    lookup = DraftLookup(tokens)
+    guess = lookup.guess(limit)
+    _, proposal = lookup.propose(limit)
+    assert guess[: len(proposal)] == proposal
+    assert len(guess) == (limit if tokens else 0)
