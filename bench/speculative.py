@@ -213,7 +213,7 @@ def drafted_run(engine: LlamaEngine, messages: list[Message], params: GenParams,
     sizes: Counter = Counter()
     order: list[int] = []
     real_decode, real_size = speculative.SpeculativeDecoder._decode, speculative.DraftController.size
-    real_costs, real_prior = engine._draft_costs, speculative.GPU_COSTS
+    real_costs, real_prior, real_change = engine._draft_costs, speculative.GPU_COSTS, speculative.GPU_CHANGE
 
     def counting_decode(self, token, draft):
         sizes[1 + len(draft)] += 1
@@ -225,15 +225,16 @@ def drafted_run(engine: LlamaEngine, messages: list[Message], params: GenParams,
         speculative.DraftController.size = lambda self: speculative.MAX_DRAFT + 1
     else:
         speculative.GPU_COSTS = gpu_costs  # the prior a GPU load starts from
+        speculative.GPU_CHANGE = statistics.mean(round_trip.values()) / 2
         engine._draft_costs = speculative.DraftCosts(on_gpu=True)
-        engine._draft_costs.observe = lambda m, seconds: None  # keep the GPU's costs, not this machine's
+        engine._draft_costs.step = lambda m, seconds: None  # keep the GPU's costs, not this machine's
     try:
         stats = reply(engine, messages, params)
     finally:
         speculative.SpeculativeDecoder._decode = real_decode
         speculative.DraftController.size = real_size
         engine._draft_costs = real_costs
-        speculative.GPU_COSTS = real_prior
+        speculative.GPU_COSTS, speculative.GPU_CHANGE = real_prior, real_change
     gpu = speculative.prior_ratios(gpu_costs, speculative.MAX_DRAFT + 1)
     trip = speculative.prior_ratios({1: 0.0, **round_trip}, speculative.MAX_DRAFT + 1)
     # each change of size costs half a round trip of the larger size

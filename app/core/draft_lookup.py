@@ -98,7 +98,11 @@ class DraftLookup:
     def guess(self, limit: int) -> list[int]:
         """Exactly `limit` tokens (none for an empty sequence): the n-gram proposal, then
         each token's latest successor, and a token that never had one repeated."""
-        _, out = self.propose(limit)
+        return self.pad(self.propose(limit)[1], limit)
+
+    def pad(self, proposal: list[int], limit: int) -> list[int]:
+        """`proposal` (from `propose`) made `limit` tokens long as `guess` does."""
+        out = list(proposal[:limit])
         tokens, follow = self._tokens, self._follow
         if not tokens:
             return []

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import llama_cpp
 
-from app.core.draft_lookup import DraftLookup
+from app.core.draft_lookup import NGRAM_SIZES, DraftLookup
 
 MAX_DRAFT = 8  # tokens drafted at most per step
 # Start drafting only when the expected speed-up is at least this: the cost and acceptance
@@ -49,6 +49,10 @@ _EWMA = 0.15  # weight of a new cost measurement
 # shape, 2k deep), a 2-token batch between one-token steps cost 10.4 ms where one token
 # costs 6.4 and a steady run of 2-token batches 6.5. So the batch size changes rarely.
 AFTERMATH_STEPS = 2
+# What the steps after a change of batch size cost above steady ones, in one-token steps,
+# before it is measured. GPU: half the round trip measured above (0.88-0.94); CPU: little.
+GPU_CHANGE = 0.45
+CPU_CHANGE = 0.05
 # Steps at one batch size before the controller considers another.
 MIN_STAY = 16
 # A change between two drafting sizes must promise this much more.
@@ -87,7 +91,10 @@ class DraftCosts:
         self._ratio = list(self._prior)
         self._seen = [False] * len(self._ratio)
         self.single: float | None = None  # seconds per single-token step (EWMA)
+        # What a change of size costs above steady steps, in one-token steps (EWMA).
+        self.change = GPU_CHANGE if on_gpu else CPU_CHANGE
         self._last_m, self._run = 0, 0  # size of the last timed decode, and how many in a row
+        self._extra: float | None = None  # the change being measured, so far
 
     def ratio(self, m: int) -> float:
         return self._ratio[min(m, len(self._ratio) - 1)]
@@ -100,9 +107,27 @@ class DraftCosts:
         if m == self._last_m:
             self._run += 1
         else:
+            self._end_change()
+            # measured only between the token loop's own steps, not after an interruption
+            self._extra = 0.0 if self.single and self._last_m else None
             self._last_m, self._run = m, 0
         if self._run >= AFTERMATH_STEPS:
             self.observe(m, seconds)
+        elif self._extra is not None:
+            self._extra += seconds / self.single - self.ratio(m)
+            if self._run == AFTERMATH_STEPS - 1:
+                self._end_change()
+
+    def interrupted(self) -> None:
+        """Something else ran on the context (a prompt, text the engine put in): the next
+        step's size change is not the token loop's own."""
+        self._end_change()
+        self._last_m = self._run = 0
+
+    def _end_change(self) -> None:
+        if self._extra is not None:
+            self.change += _EWMA * (max(self._extra, 0.0) - self.change)
+            self._extra = None
 
     def observe(self, m: int, seconds: float) -> None:
         if m <= 1:
@@ -155,14 +180,44 @@ class DraftController:
     def __init__(self, costs: DraftCosts) -> None:
         self.costs = costs
         self._rates = [_Rate(0.3)] + [_Rate(0.6) for _ in range(MAX_DRAFT - 1)]
+        # For single drafts while the size is 1: per n-gram size matched, the first drafted
+        # token's rate and each later one's given the ones before it were right.
+        self._first = {n: _Rate(0.3) for n in NGRAM_SIZES}
+        self._next = {n: _Rate(0.6) for n in NGRAM_SIZES}
         self._size = 1
         self._since = 0  # steps at this size
 
-    def record(self, hits: int, tested: int) -> None:
+    def record(self, hits: int, tested: int, n: int = 0, proposed: int = 0) -> None:
         """A draft (or a guess scored without being verified): of its first `tested` tokens,
-        the first `hits` were what the model sampled."""
+        the first `hits` were what the model sampled; the first `proposed` of them came
+        from an `n`-token match (the rest padding)."""
         for j in range(min(tested, MAX_DRAFT)):
             self._rates[j].add(1 if j < hits else 0, 1)
+        tested = min(tested, proposed)
+        if tested > 0 and n in self._first:
+            hits = min(hits, proposed)
+            self._first[n].add(1 if hits else 0, 1)
+            if tested > 1:
+                self._next[n].add(max(hits - 1, 0), tested - 1)
+
+    def single_draft(self, n: int, available: int) -> int:
+        """While the size is 1: how many of `available` tokens proposed from an `n`-token
+        match to verify in a batch of this step alone (0: none). It pays where the match
+        is nearly always right (a passage being copied), even counting the change of size
+        there and back."""
+        if self._size != 1 or n not in self._first:
+            return 0
+        a1, a2 = self._first[n].value, self._next[n].value
+        trip = 2 * self.costs.change
+        best_k, best = 0, MIN_GAIN
+        expected, p = 1.0, a1
+        for k in range(1, min(available, MAX_DRAFT) + 1):
+            expected += p
+            p *= a2
+            gain = expected / (self.costs.ratio(k + 1) + trip)
+            if gain > best:
+                best_k, best = k, gain
+        return best_k
 
     def gain(self, size: int) -> float:
         """Expected tokens per unit of time at `size`, against one token per step."""
@@ -219,11 +274,14 @@ class SpeculativeDecoder:
         self._idx = -1  # the batch row the next token is sampled from
         self._shadow: list[int] = []  # a guess not verified, scored against what is sampled
         self._shadow_at = 0
+        self._source = (0, 0)  # (n-gram size matched, tokens proposed) of the pending draft or shadow
         self._step_m = 0  # size of the last decode, timed until its first sample
         self._step_seconds = 0.0
         self._last_step = (0, 0.0)  # (tokens, seconds) of the last timed decode
         self.drafted = self.accepted = 0
         self._saved = 0.0  # seconds drafts saved, by the cost measurements
+        if controller is not None:
+            controller.costs.interrupted()  # the prompt was just read
 
     # -- the engine's two calls per token ------------------------------------------------
 
@@ -262,11 +320,20 @@ class SpeculativeDecoder:
                 lookup.extend(self.cached[len(lookup) :])
             self._score_shadow(token)
             lookup.append(token)
-            limit = min(self.controller.size() - 1, self._max_draft, room - 1)
-            if limit > 0:
-                draft = lookup.guess(limit)
-            elif not self._shadow:  # not drafting: score what would have been drafted
-                self._shadow, self._shadow_at = lookup.guess(MAX_DRAFT), 0
+            room = min(self._max_draft, room - 1)
+            limit = min(self.controller.size() - 1, room)
+            if limit > 0:  # a batch of the chosen size: the proposal, padded
+                self._shadow = []
+                n, proposal = lookup.propose(limit)
+                draft, self._source = lookup.pad(proposal, limit), (n, len(proposal))
+            elif not self._shadow:
+                n, proposal = lookup.propose(MAX_DRAFT)
+                k = min(self.controller.single_draft(n, len(proposal)), room) if proposal else 0
+                if k > 0:
+                    draft, self._source = proposal[:k], (n, k)
+                else:  # not drafting: score what would have been drafted
+                    self._shadow, self._shadow_at = lookup.pad(proposal, MAX_DRAFT), 0
+                    self._source = (n, len(proposal))
         return self._decode(token, draft)
 
     def discard(self) -> None:
@@ -277,6 +344,8 @@ class SpeculativeDecoder:
             self._drop_pending()
         self._pending, self._at, self._idx = [], 0, -1
         self._shadow = []
+        if self.controller is not None:
+            self.controller.costs.interrupted()  # the engine may decode text of its own next
 
     def report(self, wall_seconds: float) -> DraftReport:
         """Draft counts so far, and the speed-up they are estimated to give over
@@ -301,9 +370,9 @@ class SpeculativeDecoder:
             if at < len(shadow):
                 self._shadow_at = at
                 return
-            self.controller.record(at, at)
+            self.controller.record(at, at, *self._source)
         else:
-            self.controller.record(at, at + 1)
+            self.controller.record(at, at + 1, *self._source)
         self._shadow = []
 
     def _decode(self, token: int, draft: Sequence[int]) -> int:
@@ -328,7 +397,7 @@ class SpeculativeDecoder:
         hits = self._at
         self.accepted += hits
         if self.controller is not None:
-            self.controller.record(hits, hits + (1 if rejected else 0))
+            self.controller.record(hits, hits + (1 if rejected else 0), *self._source)
             costs = self.controller.costs
             m, seconds = self._last_step
             if costs.single and m > 1:

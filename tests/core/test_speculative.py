@@ -409,3 +409,41 @@ def test_only_steady_steps_are_measured():
     for _ in range(AFTERMATH_STEPS):
         costs.step(1, 0.004)  # back to one token: slow again at first
     assert costs.single == pytest.approx(0.001)
+
+
+def test_a_copied_passage_drafts_alone_while_the_size_is_one():
+    """Where a match is nearly always right (a passage being copied) a draft in a batch of
+    its own pays even counting the change of size there and back; a GPU's dear change needs
+    more of it than a CPU's."""
+    for on_gpu in (False, True):
+        controller = DraftController(DraftCosts(on_gpu=on_gpu))
+        assert settled(controller) in (1, 2)
+        controller._size = 1  # as if the padded drafts had not paid
+        assert controller.single_draft(3, 8) == 0  # at the prior rates
+        for _ in range(40):
+            controller.record(8, 8, n=3, proposed=8)
+        assert controller.single_draft(3, 8) >= 4
+        assert controller.single_draft(2, 8) <= 1  # other n-gram sizes keep their own rates
+        for _ in range(40):
+            controller.record(0, 1, n=3, proposed=8)
+        assert controller.single_draft(3, 8) == 0
+
+
+def test_a_change_of_size_is_measured_apart_from_steady_steps():
+    costs = DraftCosts(on_gpu=True)
+    start = costs.change
+    for _ in range(10):
+        costs.step(1, 0.001)
+    for _ in range(40):
+        costs.step(2, 0.006)  # the batch run without a graph
+        costs.step(1, 0.003)  # the steps after it: without, then capturing
+        costs.step(1, 0.002)
+        for _ in range(4):
+            costs.step(1, 0.001)
+    assert costs.single == pytest.approx(0.001)
+    assert costs.change > start  # each change cost several steps here
+    costs.interrupted()  # a prompt was read: the next change is not the loop's own
+    before = costs.change
+    costs.step(1, 0.050)
+    costs.step(1, 0.050)
+    assert costs.change == before
