@@ -46,8 +46,9 @@ _EWMA = 0.15  # weight of a new cost measurement
 # Steps after a change of batch size that are not steady: a CUDA backend replays a captured
 # graph for each step, and a batch of another size makes it run the next step without one
 # and capture it again on the step after. Measured in the token loop on an H100 (Phi-4
-# shape, 2k deep), a 2-token batch between one-token steps cost 10.4 ms where one token
-# costs 6.4 and a steady run of 2-token batches 6.5. So the batch size changes rarely.
+# shape, 2k deep), a 2-token batch between one-token steps cost 10.4-12.7 ms (with the
+# extra of the steps after it) where one token costs 6.4-6.6 and a steady run of 2-token
+# batches 6.5-6.7. So the batch size changes rarely.
 AFTERMATH_STEPS = 2
 # What the steps after a change of batch size cost above steady ones, in one-token steps,
 # before it is measured. GPU: half the round trip measured above (0.88-0.94); CPU: little.
